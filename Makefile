@@ -1,0 +1,33 @@
+# amd_mm: `make demo` runs the tiny image (and video) pipeline end to end on CPU,
+# `make test` runs the test suite. Both install the stack first if needed.
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: install demo demo-image demo-video data test clean
+
+install:
+	PYTHON=$(PYTHON) bash tools/install.sh
+
+data: install
+	$(PYTHON) tools/make_demo_data.py --out data/demo
+
+demo: demo-image demo-video
+
+demo-image: data
+	$(PYTHON) tools/train.py configs/tiny/mae_teacher_image_tiny.py
+	$(PYTHON) tools/train.py configs/tiny/amd_image_tiny.py \
+	    --cfg-options model.teacher.checkpoint=work_dirs/mae_teacher_image_tiny
+	$(PYTHON) tools/print_losses.py work_dirs/amd_image_tiny
+
+demo-video: data
+	@if [ -f configs/tiny/amd_video_tiny.py ]; then \
+	  $(PYTHON) tools/train.py configs/tiny/videomae_teacher_video_tiny.py && \
+	  $(PYTHON) tools/train.py configs/tiny/amd_video_tiny.py \
+	    --cfg-options model.teacher.checkpoint=work_dirs/videomae_teacher_video_tiny && \
+	  $(PYTHON) tools/print_losses.py work_dirs/amd_video_tiny; fi
+
+test: install
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf work_dirs data/demo

@@ -1,0 +1,118 @@
+"""The one place where known defects of the pinned dependencies are patched.
+
+Each fix is small, idempotent, applied once by :func:`apply` (called on
+``import amd_mm``) and covered by ``tests/test_compat.py``. Nothing here edits
+installed files.
+
+Fixes:
+
+* **mmaction2 1.2.0 lacks ``mmaction/models/localizers/drn``** (upstream
+  issue #2714): its wheel and sdist ship ``localizers/__init__.py`` importing
+  ``from .drn.drn import DRN`` without the folder, so ``import mmaction.models``
+  raises ``ModuleNotFoundError``. A placeholder package is put into
+  ``sys.modules`` *before* ``mmaction.models`` is first imported (a failed first
+  import leaves half-registered modules behind). Only the DRN grounding
+  localizer is lost; building it raises a clear error.
+* **torch >= 2.6 loads with ``weights_only=True``** by default, which cannot
+  read the checkpoints MMEngine 0.10.7 writes (``HistoryBuffer``, numpy
+  objects in ``message_hub``), so ``--resume`` and ``load_from`` fail. MMEngine's
+  loader for local files is re-registered so that it passes
+  ``weights_only=False`` *only when the caller gave no value*. This is the
+  loader behind ``--resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``:
+  load only checkpoints you trust (pickle can run code).
+* **numpy 2 removed ``np.trapz``, ``np.in1d`` and ``np.Inf``**, still used by a
+  few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2 retrieval
+  metrics, mmaction2 ``PoseCompact``). The old names are restored as aliases of
+  their numpy 2 replacements when missing.
+"""
+import importlib.util
+import sys
+import types
+
+import numpy as np
+
+_APPLIED = set()
+
+
+def _once(fn):
+    def wrapper():
+        if fn.__name__ not in _APPLIED:
+            fn()
+            _APPLIED.add(fn.__name__)
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_once
+def fix_mmaction_drn():
+    """Provide ``mmaction.models.localizers.drn.drn.DRN`` when the package lacks it."""
+    pkg = 'mmaction.models.localizers.drn'
+    if pkg in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec('mmaction')
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return  # mmaction2 not installed: nothing to fix
+    import os
+    root = list(spec.submodule_search_locations)[0]
+    if os.path.isfile(os.path.join(root, 'models', 'localizers', 'drn', 'drn.py')):
+        return  # a complete install: leave it alone
+
+    class DRN:  # noqa: D401 - placeholder
+        """Placeholder: mmaction2 1.2.0 was released without the DRN localizer."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(
+                'DRN is not available: the installed mmaction2 1.2.0 package '
+                'ships without mmaction/models/localizers/drn (upstream issue '
+                '#2714). amd_mm.compat put this placeholder in its place so the '
+                'rest of mmaction.models imports.')
+
+    drn_pkg = types.ModuleType(pkg)
+    drn_pkg.__path__ = []  # a package, so `from .drn.drn import DRN` resolves
+    drn_mod = types.ModuleType(pkg + '.drn')
+    drn_mod.DRN = DRN
+    drn_pkg.drn = drn_mod
+    sys.modules[pkg] = drn_pkg
+    sys.modules[pkg + '.drn'] = drn_mod
+
+
+@_once
+def fix_mmengine_torch_load():
+    """Let MMEngine read its own checkpoints under torch >= 2.6."""
+    import torch
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    original = CheckpointLoader._schemes.get('')
+
+    def load_from_local(filename, map_location=None):
+        import os.path as osp
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(filename, map_location=map_location, weights_only=False)
+
+    load_from_local.__wrapped__ = original
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+@_once
+def fix_numpy2_aliases():
+    """Restore ``np.trapz``, ``np.in1d`` and ``np.Inf`` removed in numpy 2."""
+    if not hasattr(np, 'trapz') and hasattr(np, 'trapezoid'):
+        np.trapz = np.trapezoid
+    if not hasattr(np, 'in1d'):
+        np.in1d = lambda ar1, ar2, assume_unique=False, invert=False: np.isin(
+            np.asarray(ar1).ravel(), ar2, assume_unique=assume_unique, invert=invert)
+    if not hasattr(np, 'Inf'):
+        np.Inf = np.inf
+
+
+def apply():
+    """Apply every fix (idempotent). Called by ``import amd_mm``."""
+    fix_mmaction_drn()
+    fix_numpy2_aliases()
+    fix_mmengine_torch_load()

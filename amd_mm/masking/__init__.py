@@ -1,0 +1,3 @@
+from .asymmetric import AsymmetricMaskGenerator, AsymMask
+
+__all__ = ['AsymmetricMaskGenerator', 'AsymMask']

@@ -1,0 +1,1 @@
+from . import algorithms, backbones, losses, necks  # noqa: F401 (registration)

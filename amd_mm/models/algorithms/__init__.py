@@ -1,0 +1,4 @@
+from .core import AsymmetricDistillMixin
+from .image_amd import AMD
+
+__all__ = ['AsymmetricDistillMixin', 'AMD']

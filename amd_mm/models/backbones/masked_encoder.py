@@ -1,0 +1,118 @@
+"""What the shared core needs from an encoder, written once for images and videos.
+
+:class:`MaskedEncoderMixin` runs a subset of tokens through the encoder,
+taps chosen layers and can stop early. Concrete encoders subclass the
+toolboxes' own ViTs (so their checkpoints load with no conversion) and supply
+small hooks: ``_embed_tokens``, ``_prefix_tokens``, ``_pre_blocks``,
+``_encoder_blocks`` and ``_final_norm``.
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+
+from ..utils.tokens import as_clip, gather_tokens, token_grid
+
+
+class MaskedEncoderMixin:
+    """Masked forward of a ViT: ``forward_masked(inputs, ids, out_layers)``.
+
+    Attributes expected from the subclass: ``patch_embed`` with a conv
+    ``projection``; ``with_cp`` (bool) turns on activation checkpointing of the
+    blocks while training.
+    """
+
+    with_cp: bool = False
+
+    # -- hooks -------------------------------------------------------------
+    def _embed_tokens(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, N, C)`` patch tokens with their position embedding."""
+        raise NotImplementedError
+
+    def _prefix_tokens(self, batch_size: int) -> Optional[torch.Tensor]:
+        """``(B, P, C)`` tokens prepended to the patch tokens (class token), or None."""
+        return None
+
+    def _pre_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """Applied to the whole sequence before the first block (e.g. a pre-norm)."""
+        return x
+
+    def _encoder_blocks(self) -> Sequence[nn.Module]:
+        raise NotImplementedError
+
+    def _final_norm(self) -> nn.Module:
+        raise NotImplementedError
+
+    # -- geometry (``enc_`` names: the toolboxes' classes own the plain ones) --
+    @property
+    def enc_patch_size(self) -> int:
+        return int(self.patch_embed.projection.kernel_size[-1])
+
+    @property
+    def enc_tubelet_size(self) -> int:
+        k = self.patch_embed.projection.kernel_size
+        return int(k[0]) if len(k) == 3 else 1
+
+    @property
+    def enc_depth(self) -> int:
+        return len(self._encoder_blocks())
+
+    @property
+    def enc_width(self) -> int:
+        return int(self.patch_embed.projection.out_channels)
+
+    def token_grid(self, inputs: torch.Tensor) -> Tuple[int, int, int]:
+        return token_grid(inputs, self.enc_patch_size, self.enc_tubelet_size)
+
+    # -- forward -----------------------------------------------------------
+    def forward_masked(self,
+                       inputs: torch.Tensor,
+                       ids: Optional[torch.Tensor],
+                       out_layers: Sequence[int] = (),
+                       stop_after: Optional[int] = None,
+                       final_norm: bool = True) -> Tuple[Optional[torch.Tensor], List[torch.Tensor]]:
+        """Encode the tokens ``ids`` (``(B, K)``, all tokens if None).
+
+        Args:
+            out_layers: 1-based block indices whose raw outputs are returned
+                (patch tokens only, prefix tokens dropped), in this order.
+            stop_after: run only the first ``stop_after`` blocks (default: all).
+            final_norm: apply the final norm and return the normed tokens;
+                False returns None in their place (teachers need no final norm).
+
+        Returns:
+            ``(tokens (B, K, C) or None, [features (B, K, C) per out_layer])``.
+        """
+        blocks = self._encoder_blocks()
+        depth = len(blocks) if stop_after is None else int(stop_after)
+        x = self._embed_tokens(inputs)
+        if ids is not None:
+            x = gather_tokens(x, ids)
+        prefix = self._prefix_tokens(x.shape[0])
+        num_prefix = 0
+        if prefix is not None:
+            num_prefix = prefix.shape[1]
+            x = torch.cat([prefix.to(x.dtype), x], dim=1)
+        x = self._pre_blocks(x)
+        wanted = {int(layer): None for layer in out_layers}
+        use_cp = self.with_cp and self.training and torch.is_grad_enabled()
+        for index, block in enumerate(blocks[:depth], start=1):
+            x = checkpoint(block, x, use_reentrant=False) if use_cp else block(x)
+            if index in wanted:
+                wanted[index] = x[:, num_prefix:]
+        missing = [layer for layer, feat in wanted.items() if feat is None]
+        if missing:
+            raise ValueError(f'layers {missing} were requested but the encoder ran {depth} blocks')
+        out = self._final_norm()(x)[:, num_prefix:] if final_norm else None
+        return out, [wanted[int(layer)] for layer in out_layers]
+
+
+def check_clip_size(inputs: torch.Tensor, grid: Tuple[int, int, int], num_pos: int, name: str):
+    t, h, w = grid
+    if t * h * w != num_pos:
+        x = as_clip(inputs)
+        raise ValueError(
+            f'{name}: input of {tuple(x.shape[2:])} (frames, height, width) gives {t * h * w} '
+            f'tokens but the position embedding holds {num_pos}; set img_size / num_frames '
+            'of the backbone to the training crop.')

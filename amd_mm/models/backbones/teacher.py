@@ -1,0 +1,127 @@
+"""The frozen teacher: a toolbox ViT loaded from a checkpoint, run on teacher-visible tokens."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+
+from ...registry import build_model, register_shared
+from ...utils.checkpoint import extract_state_dict, resolve_checkpoint
+
+
+@register_shared
+class FrozenTeacher(BaseModule):
+    """A frozen encoder that returns features of chosen layers on a token subset.
+
+    It is built from any masked encoder config (``MaskedViT`` for images,
+    ``MaskedVideoViT`` for videos), loads ``checkpoint`` at build time, and stays
+    in eval mode with ``requires_grad=False`` whatever ``train()`` is called with.
+
+    Args:
+        backbone (dict): encoder config.
+        checkpoint (str, optional): weights file (an MMEngine checkpoint with
+            ``state_dict``, or a release with ``model`` / ``module`` keys), or a
+            work_dir whose ``last_checkpoint`` names the file. None
+            keeps random weights (only for building and benchmarking).
+        prefix (str, optional): key prefix of the encoder in the checkpoint,
+            e.g. ``'backbone.'`` for mmpretrain / amd_mm checkpoints. None detects
+            ``backbone.`` or takes the keys as they are.
+        dtype (str, optional): run the teacher under autocast in this dtype
+            (``'bfloat16'`` / ``'float16'``) on devices that support it.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 checkpoint: Optional[str] = None,
+                 prefix: Optional[str] = None,
+                 dtype: Optional[str] = None,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.backbone = build_model(backbone)
+        if not hasattr(self.backbone, 'forward_masked'):
+            raise TypeError(f'teacher.backbone type {type(self.backbone).__name__} has no '
+                            'forward_masked: use MaskedViT or MaskedVideoViT.')
+        self.checkpoint = checkpoint
+        self.dtype = getattr(torch, dtype) if dtype else None
+        self.backbone.init_weights()
+        if checkpoint is not None:
+            self.load_checkpoint(checkpoint, prefix)
+        else:
+            print_log('teacher.checkpoint is None: the teacher keeps random weights '
+                      '(fine for building or benchmarking, not for training).',
+                      logger='current', level=30)
+        self._is_init = True  # the runner's init_weights() must not overwrite the weights
+        self.requires_grad_(False)
+        self.eval()
+
+    # -- weights -----------------------------------------------------------
+    def load_checkpoint(self, path: str, prefix: Optional[str] = None):
+        """Load encoder weights, with one clear error for every way it can go wrong."""
+        path = resolve_checkpoint(path, key='teacher.checkpoint')
+        raw = torch.load(path, map_location='cpu', weights_only=False)
+        state = extract_state_dict(raw, path, key='teacher.checkpoint')
+        if prefix is None and any(k.startswith('backbone.') for k in state):
+            prefix = 'backbone.'
+        if prefix:
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not state:
+                raise ValueError(f'teacher.checkpoint {path!r} has no keys under '
+                                 f'teacher.prefix={prefix!r}.')
+        own = self.backbone.state_dict()
+        for key, value in state.items():
+            if key in own and own[key].shape != value.shape:
+                raise ValueError(
+                    f'teacher.checkpoint {path!r}: {key!r} has shape {tuple(value.shape)} '
+                    f'but teacher.backbone expects {tuple(own[key].shape)}; check the '
+                    'teacher.backbone width / depth / patch size / tubelet / num_frames.')
+        missing = [k for k in own if k not in state and not self._optional_key(k)]
+        if missing:
+            raise ValueError(
+                f'teacher.checkpoint {path!r} lacks {len(missing)} teacher weights, first '
+                f'{missing[:3]}; is it a checkpoint of this architecture (teacher.backbone) '
+                'and is teacher.prefix right? Foreign releases: convert with '
+                'tools/convert_checkpoint.py.')
+        unexpected = [k for k in state if k not in own]
+        if unexpected:
+            print_log(f'teacher.checkpoint {path!r}: ignoring {len(unexpected)} keys the '
+                      f'teacher does not use, first {unexpected[:3]}', logger='current', level=30)
+        self.backbone.load_state_dict(state, strict=False)
+
+    @staticmethod
+    def _optional_key(key: str) -> bool:
+        # final norms are not used (teacher targets are raw block outputs) and
+        # fixed sin-cos tables are recomputed, so releases may omit them
+        return key.split('.')[0] in ('ln1', 'ln2', 'norm', 'fc_norm', 'pos_embed')
+
+    # -- frozen ------------------------------------------------------------
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+    @property
+    def enc_depth(self) -> int:
+        return self.backbone.enc_depth
+
+    @property
+    def enc_width(self) -> int:
+        return self.backbone.enc_width
+
+    @torch.no_grad()
+    def forward(self, inputs: torch.Tensor, ids_student: torch.Tensor, ids_diff: Optional[torch.Tensor],
+                layers: Sequence[int]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Features of ``layers`` on the teacher-visible tokens, split in two.
+
+        The teacher runs ``cat(ids_student, ids_diff)`` (all tokens it sees) and
+        stops after ``max(layers)``.
+
+        Returns:
+            ``(on_student [(B, n_s, C)], on_diff [(B, n_d, C)])``, one per layer.
+        """
+        ids = ids_student if ids_diff is None else torch.cat([ids_student, ids_diff], dim=1)
+        n_s = ids_student.shape[1]
+        use_amp = self.dtype is not None and inputs.device.type in ('cuda', 'cpu')
+        with torch.autocast(inputs.device.type, dtype=self.dtype or torch.float32, enabled=use_amp):
+            _, feats = self.backbone.forward_masked(
+                inputs, ids, out_layers=layers, stop_after=max(layers), final_norm=False)
+        feats = [f.float() for f in feats]
+        return [f[:, :n_s] for f in feats], [f[:, n_s:] for f in feats]

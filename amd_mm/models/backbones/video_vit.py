@@ -1,0 +1,69 @@
+"""Video student / teacher encoder: mmaction2's own VisionTransformer plus a masked forward."""
+import torch
+import torch.nn.functional as F
+from mmaction.models.backbones.vit_mae import Attention, VisionTransformer, get_sinusoid_encoding
+
+from ...registry import register_shared
+from .masked_encoder import MaskedEncoderMixin, check_clip_size
+
+
+class FusedAttention(Attention):
+    """mmaction2's ``Attention`` (same parameters: ``qkv``, ``q_bias``, ``v_bias``,
+    ``proj``) computed with ``F.scaled_dot_product_attention`` instead of an
+    explicit softmax: same result, less memory, flash / memory-efficient kernels
+    on GPUs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        bias = None
+        if hasattr(self, 'q_bias'):
+            bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
+        qkv = F.linear(x, self.qkv.weight, bias).reshape(b, n, 3, self.num_heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        drop = self.attn_drop.p if self.training else 0.0
+        x = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, scale=self.scale)
+        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(b, n, -1)))
+
+
+@register_shared
+class MaskedVideoViT(MaskedEncoderMixin, VisionTransformer):
+    """mmaction2 ``VisionTransformer`` (VideoMAE) that can encode a subset of tubelets.
+
+    Parameter names are mmaction2's, so a pre-trained student loads into
+    ``mmaction.models.VisionTransformer`` with
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` and no
+    conversion. Pre-training uses ``use_mean_pooling=False`` (a final ``norm``
+    before the decoder, as VideoMAE); fine-tuning with mean pooling re-creates
+    ``fc_norm`` as VideoMAE does.
+
+    Args:
+        fused_attention (bool): compute attention with
+            ``F.scaled_dot_product_attention`` (same weights). Defaults to True.
+        with_cp (bool): activation checkpointing of the blocks while training.
+        **kwargs: ``VisionTransformer`` arguments (``img_size``, ``patch_size``,
+            ``embed_dims``, ``depth``, ``num_heads``, ``num_frames``,
+            ``tubelet_size``...).
+    """
+
+    def __init__(self, fused_attention: bool = True, with_cp: bool = False, **kwargs):
+        kwargs.setdefault('use_mean_pooling', False)
+        super().__init__(**kwargs)
+        self.with_cp = with_cp
+        if fused_attention:
+            for block in self.blocks:
+                block.attn.__class__ = FusedAttention  # same state, fused kernel
+
+    def _embed_tokens(self, inputs):
+        x = self.patch_embed(inputs)[0]
+        pos = self.pos_embed
+        if pos.shape[1] != x.shape[1] and not isinstance(pos, torch.nn.Parameter):
+            # fixed sin-cos table: recompute for another clip geometry
+            pos = get_sinusoid_encoding(x.shape[1], self.embed_dims).to(x.device)
+        check_clip_size(inputs, self.token_grid(inputs), pos.shape[1], type(self).__name__)
+        return x + pos.to(x.dtype)
+
+    def _encoder_blocks(self):
+        return self.blocks
+
+    def _final_norm(self):
+        return self.norm

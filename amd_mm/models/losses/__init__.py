@@ -1,0 +1,3 @@
+from .align_loss import AlignLoss
+
+__all__ = ['AlignLoss']

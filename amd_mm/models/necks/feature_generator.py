@@ -1,0 +1,46 @@
+"""The generator of AMD's generative alignment branch."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from ...registry import register_shared
+from ..utils.tokens import gather_tokens, sincos_pos_embed
+from ..utils.transformer import TransformerStack
+
+
+@register_shared
+class FeatureGenerator(nn.Module):
+    """Predicts the teacher's features on tokens only the teacher sees.
+
+    Input: projected student features ``(B, n_s, C)`` (C = teacher width) at
+    ``ids_student``; a learned mask token (a registered parameter, so it is
+    trained and saved, unlike the official code's plain list) fills ``ids_diff``;
+    fixed sin-cos positions are added to both. Output: the transformer's raw
+    outputs on the ``ids_diff`` tokens, with no final norm (as the official
+    generator).
+
+    Args:
+        embed_dims (int): teacher width (filled in by the algorithm if None).
+        depth (int): blocks (official: 2). num_heads (int): default
+            ``embed_dims // 64``. mlp_ratio (float).
+    """
+
+    def __init__(self, embed_dims: Optional[int] = None, depth: int = 2,
+                 num_heads: Optional[int] = None, mlp_ratio: float = 4.0):
+        super().__init__()
+        if embed_dims is None:
+            raise ValueError('FeatureGenerator needs embed_dims (the algorithm fills in the teacher width).')
+        self.embed_dims = embed_dims
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.blocks = TransformerStack(embed_dims, depth, num_heads or max(1, embed_dims // 64), mlp_ratio)
+        nn.init.trunc_normal_(self.mask_token, std=0.02)
+
+    def forward(self, feats: torch.Tensor, ids_student: torch.Tensor, ids_diff: torch.Tensor,
+                grid) -> torch.Tensor:
+        b = feats.shape[0]
+        pos = sincos_pos_embed(grid, self.embed_dims, feats.device, feats.dtype).expand(b, -1, -1)
+        visible = feats + gather_tokens(pos, ids_student)
+        hidden = self.mask_token.to(feats.dtype) + gather_tokens(pos, ids_diff)
+        x = self.blocks(torch.cat([visible, hidden], dim=1))
+        return x[:, visible.shape[1]:]

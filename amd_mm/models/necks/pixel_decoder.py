@@ -1,0 +1,52 @@
+"""MAE-style pixel decoder shared by images and videos."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from ...registry import register_shared
+from ..utils.tokens import gather_tokens, sincos_pos_embed
+from ..utils.transformer import TransformerStack
+
+
+@register_shared
+class PixelDecoder(nn.Module):
+    """Predicts the pixels of the tokens hidden from the student.
+
+    Visible tokens ``(B, n_s, C_in)`` are embedded, a learned mask token fills
+    every hidden position, fixed sin-cos positions are added, and a small
+    transformer predicts ``out_dims`` values per hidden token.
+
+    Args:
+        in_dims (int): student width (filled in by the algorithm if None).
+        out_dims (int): values per token, ``tubelet * patch**2 * 3`` (filled in by
+            the algorithm if None).
+        embed_dims (int): decoder width. depth (int), num_heads (int), mlp_ratio.
+    """
+
+    def __init__(self, in_dims: Optional[int] = None, out_dims: Optional[int] = None,
+                 embed_dims: int = 512, depth: int = 8, num_heads: int = 16,
+                 mlp_ratio: float = 4.0):
+        super().__init__()
+        if in_dims is None or out_dims is None:
+            raise ValueError('PixelDecoder needs in_dims and out_dims (the algorithm fills them in).')
+        self.embed_dims = embed_dims
+        self.embed = nn.Linear(in_dims, embed_dims)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.blocks = TransformerStack(embed_dims, depth, num_heads, mlp_ratio)
+        self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.head = nn.Linear(embed_dims, out_dims)
+        nn.init.trunc_normal_(self.mask_token, std=0.02)
+        for m in (self.embed, self.head):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, latent: torch.Tensor, ids_visible: torch.Tensor, ids_target: torch.Tensor,
+                grid) -> torch.Tensor:
+        """``latent (B, n_s, C_in)`` at ``ids_visible`` -> predictions ``(B, n_t, out_dims)`` at ``ids_target``."""
+        b = latent.shape[0]
+        pos = sincos_pos_embed(grid, self.embed_dims, latent.device, latent.dtype).expand(b, -1, -1)
+        visible = self.embed(latent) + gather_tokens(pos, ids_visible)
+        hidden = self.mask_token.to(latent.dtype) + gather_tokens(pos, ids_target)
+        x = self.blocks(torch.cat([visible, hidden], dim=1))
+        return self.head(self.norm(x[:, visible.shape[1]:]))

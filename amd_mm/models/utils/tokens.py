@@ -1,0 +1,111 @@
+"""Token bookkeeping shared by the image and video algorithms.
+
+Images are treated as single-frame clips: ``(B, C, H, W)`` is handled as
+``(B, C, 1, H, W)`` with a tubelet of 1, so every function here is written once.
+"""
+import math
+from functools import lru_cache
+from typing import Tuple
+
+import torch
+
+
+def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Select tokens per sample: ``x (B, N, C)``, ``ids (B, K)`` -> ``(B, K, C)``."""
+    return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+def as_clip(inputs: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, 1, H, W)``; clips pass through."""
+    if inputs.dim() == 4:
+        return inputs.unsqueeze(2)
+    if inputs.dim() != 5:
+        raise ValueError(f'expected (B, C, H, W) or (B, C, T, H, W) inputs, got {tuple(inputs.shape)}')
+    return inputs
+
+
+def token_grid(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1) -> Tuple[int, int, int]:
+    """``(T, H, W)`` token grid of images or clips."""
+    _, _, t, h, w = as_clip(inputs).shape
+    if t % tubelet_size or h % patch_size or w % patch_size:
+        raise ValueError(f'input of {t}x{h}x{w} (frames x height x width) is not divisible by the '
+                         f'patch {tubelet_size}x{patch_size}x{patch_size}')
+    return t // tubelet_size, h // patch_size, w // patch_size
+
+
+def patchify(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1) -> torch.Tensor:
+    """Cut images or clips into patches.
+
+    Returns ``(B, N, P, C)`` with ``N = T' H' W'`` tokens in patch-embedding order
+    and ``P = tubelet * patch * patch`` pixels per patch (in ``t, h, w`` order).
+    """
+    x = as_clip(inputs)
+    b, c, t, h, w = x.shape
+    gt, gh, gw = t // tubelet_size, h // patch_size, w // patch_size
+    x = x.reshape(b, c, gt, tubelet_size, gh, patch_size, gw, patch_size)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)  # b gt gh gw pt ph pw c
+    return x.reshape(b, gt * gh * gw, tubelet_size * patch_size * patch_size, c)
+
+
+@torch.no_grad()
+def pixel_targets(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
+                  norm: str = 'patch', eps: float = 1e-6) -> torch.Tensor:
+    """Reconstruction targets ``(B, N, P * C)``, computed once per batch.
+
+    Args:
+        norm: ``'patch'`` normalises each patch over all its pixels and channels
+            (MAE), ``'patch_channel'`` each channel of each patch separately
+            (VideoMAE / AMD video, unbiased std), ``'none'`` keeps the pixels.
+    """
+    p = patchify(inputs, patch_size, tubelet_size).float()
+    b, n = p.shape[:2]
+    if norm == 'patch':
+        p = p.flatten(2)
+        mean, var = p.mean(dim=-1, keepdim=True), p.var(dim=-1, keepdim=True, unbiased=False)
+        return (p - mean) / (var + eps).sqrt()
+    if norm == 'patch_channel':
+        mean = p.mean(dim=2, keepdim=True)
+        std = p.var(dim=2, keepdim=True, unbiased=True).sqrt()
+        return ((p - mean) / (std + eps)).reshape(b, n, -1)
+    if norm == 'none':
+        return p.reshape(b, n, -1)
+    raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
+
+
+@lru_cache(maxsize=32)
+def _sincos_table(grid: Tuple[int, int, int], dim: int) -> torch.Tensor:
+    t, h, w = grid
+    if t == 1:
+        # 2D sin-cos (MAE): half the channels encode rows, half columns
+        if dim % 4:
+            raise ValueError(f'2D sin-cos position embedding needs a width divisible by 4, got {dim}')
+        quarter = dim // 4
+        omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                                torch.arange(w, dtype=torch.float64), indexing='ij')
+        out_w = xs.reshape(-1, 1) * omega
+        out_h = ys.reshape(-1, 1) * omega
+        table = torch.cat([out_w.sin(), out_w.cos(), out_h.sin(), out_h.cos()], dim=1)
+    else:
+        # 1D sin-cos over the flattened (t, h, w) index (VideoMAE)
+        pos = torch.arange(t * h * w, dtype=torch.float64).unsqueeze(1)
+        i = torch.arange(dim, dtype=torch.float64)
+        angle = pos / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode='floor') / dim)
+        table = torch.empty_like(angle)
+        table[:, 0::2] = angle[:, 0::2].sin()
+        table[:, 1::2] = angle[:, 1::2].cos()
+    return table.float().unsqueeze(0)
+
+
+def sincos_pos_embed(grid: Tuple[int, int, int], dim: int, device=None, dtype=None) -> torch.Tensor:
+    """Fixed ``(1, N, dim)`` position table for a token grid (cached per shape)."""
+    return _sincos_table(tuple(int(g) for g in grid), int(dim)).to(device=device, dtype=dtype)
+
+
+def depth_fraction_layers(student_depth: int, teacher_depth: int, fractions=(0.5, 1.0)):
+    """Aligned layers (1-based) at the same depth fractions of student and teacher.
+
+    ``depth_fraction_layers(12, 24)`` gives ``([6, 12], [12, 24])``, the official pairing.
+    """
+    return ([max(1, math.ceil(f * student_depth)) for f in fractions],
+            [max(1, math.ceil(f * teacher_depth)) for f in fractions])

@@ -1,0 +1,45 @@
+"""A plain pre-norm transformer block with fused attention, for the necks.
+
+The encoders reuse the toolboxes' own blocks (so their weights load with no
+conversion); the pixel decoder and the feature generators use this one.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TransformerBlock(nn.Module):
+    """``x + Attn(LN(x))`` then ``x + MLP(LN(x))``; attention via ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 norm_eps: float = 1e-6):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'width {dim} is not divisible by num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        attn = F.scaled_dot_product_attention(q, k, v)
+        x = x + self.proj(attn.transpose(1, 2).reshape(b, n, c))
+        return x + self.mlp(self.norm2(x))
+
+
+class TransformerStack(nn.Sequential):
+    """``depth`` blocks of :class:`TransformerBlock`, xavier-initialised as MAE."""
+
+    def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0):
+        super().__init__(*[TransformerBlock(dim, num_heads, mlp_ratio) for _ in range(depth)])
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)

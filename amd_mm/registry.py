@@ -1,0 +1,29 @@
+"""Registration into the toolboxes' registries.
+
+Shared components (masks, necks, losses, the teacher, backbones) are
+registered into both mmpretrain's and mmaction2's ``MODELS`` so that a config
+of either toolbox finds them by plain name once ``custom_imports`` lists
+``amd_mm``; algorithm shells register only into their own toolbox.
+"""
+from mmaction.registry import MODELS as MMACTION_MODELS
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+
+__all__ = ['MMPRETRAIN_MODELS', 'MMACTION_MODELS', 'register_shared', 'build_model']
+
+
+def register_shared(cls):
+    """Class decorator: register ``cls`` into mmpretrain's and mmaction2's MODELS."""
+    MMPRETRAIN_MODELS.register_module(module=cls)
+    MMACTION_MODELS.register_module(module=cls)
+    return cls
+
+
+def build_model(cfg, registry=None):
+    """Build ``cfg`` (a dict or an already built module) from ``registry``.
+
+    The registry defaults to mmpretrain's; both hold every shared component.
+    """
+    import torch.nn as nn
+    if cfg is None or isinstance(cfg, nn.Module):
+        return cfg
+    return (registry or MMPRETRAIN_MODELS).build(cfg)

@@ -1,0 +1,119 @@
+"""Small real datasets for the demo and the tests, made from scikit-learn's bundled digits.
+
+* images: an ImageNet-style tree ``images/{train,val}/<class>/<n>.jpg`` of the
+  8x8 digits upsampled and tinted, with ``images/meta/{train,val}.txt``
+  (``<class>/<file> <label>``) annotation files;
+* videos: ``videos/{train,val}/<n>.mp4`` clips of a digit moving in one of four
+  directions (label = direction, so temporal order matters, as in
+  Something-Something), with ``videos/{train,val}_list.txt`` (``<file> <label>``).
+
+Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
+and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
+"""
+import os
+import os.path as osp
+from typing import Dict
+
+import numpy as np
+
+DIRECTIONS = ('right', 'left', 'down', 'up')
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    data = load_digits()
+    return data.images.astype(np.float32) / 16.0, data.target.astype(int)
+
+
+def _render_digit(digit: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """An 8x8 digit as a ``size x size`` RGB uint8 picture on a textured background."""
+    import cv2
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    fg = rng.uniform(0.5, 1.0, size=3)
+    bg = rng.uniform(0.0, 0.35, size=3)
+    noise = rng.normal(0, 0.03, size=(size, size, 1))
+    img = big[..., None] * fg + (1 - big[..., None]) * bg + noise
+    return (img.clip(0, 1) * 255).astype(np.uint8)
+
+
+def make_images(out: str, num_train: int = 500, num_val: int = 200, size: int = 32,
+                seed: int = 0) -> Dict[str, int]:
+    """Write the image tree; returns the number of files per split."""
+    from PIL import Image
+    images, labels = _digits()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    splits = {'train': order[:num_train], 'val': order[num_train:num_train + num_val]}
+    os.makedirs(osp.join(out, 'images', 'meta'), exist_ok=True)
+    for split, idx in splits.items():
+        lines = []
+        for n, i in enumerate(idx):
+            cls = f'digit_{labels[i]}'
+            rel = f'{cls}/{n:05d}.jpg'
+            path = osp.join(out, 'images', split, rel)
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            Image.fromarray(_render_digit(images[i], size, rng)).save(path, quality=95)
+            lines.append(f'{rel} {labels[i]}')
+        with open(osp.join(out, 'images', 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return {k: len(v) for k, v in splits.items()}
+
+
+def write_video(path: str, frames: np.ndarray, fps: int = 25):
+    """Write ``(T, H, W, 3)`` RGB uint8 frames as an mp4 (``mp4v``)."""
+    import cv2
+    t, h, w, _ = frames.shape
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f'OpenCV could not open a video writer for {path}')
+    for frame in frames:
+        writer.write(frame[..., ::-1].copy())  # RGB -> BGR
+    writer.release()
+
+
+def moving_digit_clip(digit: np.ndarray, direction: int, num_frames: int, size: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """``(T, size, size, 3)`` frames of a digit gliding in ``DIRECTIONS[direction]``."""
+    sprite = _render_digit(digit, size // 2, rng).astype(np.float32)
+    bg = rng.uniform(0, 80, size=3).astype(np.float32)
+    travel = size - size // 2
+    start = rng.integers(0, travel + 1, size=2)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        step = int(round(t * travel / max(1, num_frames - 1)))
+        y, x = start
+        if DIRECTIONS[direction] == 'right':
+            x = step
+        elif DIRECTIONS[direction] == 'left':
+            x = travel - step
+        elif DIRECTIONS[direction] == 'down':
+            y = step
+        else:
+            y = travel - step
+        canvas = np.broadcast_to(bg, (size, size, 3)).copy()
+        canvas[y:y + size // 2, x:x + size // 2] = sprite
+        frames[t] = canvas.clip(0, 255).astype(np.uint8)
+    return frames
+
+
+def make_videos(out: str, num_train: int = 48, num_val: int = 16, num_frames: int = 32,
+                size: int = 64, seed: int = 0) -> Dict[str, int]:
+    """Write the moving-digit videos and their list files."""
+    images, _ = _digits()
+    rng = np.random.default_rng(seed + 1)
+    root = osp.join(out, 'videos')
+    counts = {}
+    for split, count in (('train', num_train), ('val', num_val)):
+        lines = []
+        for n in range(count):
+            direction = n % len(DIRECTIONS)
+            clip = moving_digit_clip(images[rng.integers(len(images))], direction, num_frames,
+                                     size, rng)
+            rel = f'{split}/{n:04d}.mp4'
+            write_video(osp.join(root, rel), clip)
+            lines.append(f'{rel} {direction}')
+        with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        counts[split] = count
+    return counts

@@ -1,0 +1,62 @@
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import amd_mm  # noqa: F401  (compat + registration before anything else)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+torch.set_num_threads(2)
+
+TINY_TEACHER = dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=192)
+TINY_STUDENT = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """Small real data written by the project's own generator (images and mp4 videos)."""
+    from amd_mm.utils import demo_data
+    root = str(tmp_path_factory.mktemp('demo'))
+    demo_data.make_images(root, num_train=96, num_val=32)
+    demo_data.make_videos(root, num_train=8, num_val=4)
+    return root
+
+
+def image_amd_cfg(teacher_ckpt=None, teacher=True, **overrides):
+    cfg = dict(
+        type='AMD',
+        data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], to_rgb=True),
+        backbone=dict(type='MaskedViT', arch=TINY_STUDENT, img_size=32, patch_size=4),
+        teacher=dict(type='FrozenTeacher', checkpoint=teacher_ckpt,
+                     backbone=dict(type='MaskedViT', arch=TINY_TEACHER, img_size=32, patch_size=4))
+        if teacher else None,
+        mask_generator=dict(type='AsymmetricMaskGenerator', student_ratio=0.75,
+                            teacher_ratio=0.5 if teacher else 0.0, seed=0),
+        decoder=dict(type='PixelDecoder', embed_dims=64, depth=1, num_heads=4),
+        generator=dict(type='FeatureGenerator', depth=1, num_heads=4) if teacher else None,
+        student_layers=[2, 4], teacher_layers=[2, 4],
+        loss_dir=dict(type='AlignLoss') if teacher else None,
+        loss_gen=dict(type='AlignLoss') if teacher else None)
+    cfg.update(overrides)
+    return cfg
+
+
+def build_image_amd(**kwargs):
+    from amd_mm.registry import MMPRETRAIN_MODELS
+    model = MMPRETRAIN_MODELS.build(image_amd_cfg(**kwargs))
+    model.init_weights()
+    return model
+
+
+def run_tool(*args, timeout=900, check=True):
+    """Run a script of tools/ the way a user does, from the repository root."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
+    return proc

@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from amd_mm.masking import AsymmetricMaskGenerator
+from amd_mm.masking.asymmetric import num_visible
+
+
+def _as_sets(ids):
+    return [set(row.tolist()) for row in ids]
+
+
+@pytest.mark.parametrize('grid,rs,rt', [((1, 14, 14), 0.75, 0.5), ((8, 7, 7), 0.9, 0.75),
+                                        ((1, 8, 8), 0.75, 0.0)])
+def test_random_masks_are_nested_exact_and_sorted(grid, rs, rt):
+    gen = AsymmetricMaskGenerator(student_ratio=rs, teacher_ratio=rt, seed=1)
+    m = gen(16, grid)
+    n = grid[0] * grid[1] * grid[2]
+    n_s, n_t = num_visible(n, rs), num_visible(n, rt)
+    assert m.ids_student.shape == (16, n_s)
+    assert m.ids_diff.shape == (16, n_t - n_s)
+    assert m.ids_masked.shape == (16, n - n_s)
+    for ids in (m.ids_student, m.ids_diff, m.ids_masked):
+        assert torch.all(ids[:, 1:] > ids[:, :-1]), 'indices sorted and unique per sample'
+    for s, d, hidden in zip(_as_sets(m.ids_student), _as_sets(m.ids_diff), _as_sets(m.ids_masked)):
+        assert not s & d and not s & hidden  # student-visible is disjoint from the rest
+        assert d <= hidden  # teacher-only tokens are hidden from the student
+        assert len(s | hidden) == n
+    # the teacher sees a strict superset of the student's tokens
+    assert m.ids_teacher.shape[1] == n_t > n_s
+
+
+def test_counts_match_official_rounding():
+    # official: num_mask = int(ratio * N)
+    assert num_visible(196, 0.75) == 196 - 147
+    assert num_visible(8 * 196, 0.9) == 8 * 196 - int(0.9 * 8 * 196)
+    assert num_visible(160, 0.9) == 16
+
+
+def test_tube_masks_repeat_over_time_and_nest():
+    gen = AsymmetricMaskGenerator(student_ratio=0.9, teacher_ratio=0.75, mode='tube', seed=3)
+    t, h, w = 8, 7, 7
+    m = gen(4, (t, h, w))
+    assert m.ids_student.shape == (4, t * num_visible(h * w, 0.9))
+    for ids in (m.ids_student, m.ids_diff, m.ids_masked):
+        spatial = (ids % (h * w)).view(4, t, -1)
+        slots = ids // (h * w)
+        # the same spatial positions in every temporal slot
+        assert torch.equal(spatial, spatial[:, :1].expand_as(spatial))
+        assert torch.equal(slots.view(4, t, -1), torch.arange(t).view(1, t, 1).expand(4, t, spatial.shape[-1]))
+    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher)
+    assert torch.all(vt[vs]) and vt.sum() > vs.sum()
+
+
+def test_masks_differ_per_sample_and_step_but_are_reproducible():
+    a = AsymmetricMaskGenerator(0.75, 0.5, seed=7)
+    b = AsymmetricMaskGenerator(0.75, 0.5, seed=7)
+    first = a(8, (1, 8, 8))
+    assert not torch.equal(first.ids_student[0], first.ids_student[1])
+    second = a(8, (1, 8, 8))
+    assert not torch.equal(first.ids_student, second.ids_student)
+    assert torch.equal(b(8, (1, 8, 8)).ids_student, first.ids_student)
+    # restoring the saved step restores the stream (exact resume)
+    c = AsymmetricMaskGenerator(0.75, 0.5, seed=7)
+    c.load_state_dict(b.state_dict())
+    assert torch.equal(c(8, (1, 8, 8)).ids_student, second.ids_student)
+
+
+def test_masks_differ_across_ranks(monkeypatch):
+    import mmengine.dist
+    gen = AsymmetricMaskGenerator(0.75, 0.5, seed=7)
+    rank0 = gen(4, (1, 8, 8)).ids_student
+    gen.step.zero_()
+    monkeypatch.setattr(mmengine.dist, 'get_rank', lambda *a, **k: 1)
+    rank1 = gen(4, (1, 8, 8)).ids_student
+    assert not torch.equal(rank0, rank1)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(student_ratio=0.5, teacher_ratio=0.75), 'teacher_ratio=0.75 must be lower'),
+    (dict(student_ratio=0.5, teacher_ratio=0.5), 'must be lower'),
+    (dict(student_ratio=1.0, teacher_ratio=0.5), r'student_ratio=1.0 must lie in \[0, 1\)'),
+    (dict(student_ratio=0.75, teacher_ratio=-0.1), 'teacher_ratio=-0.1'),
+    (dict(mode='block'), "mode='block'"),
+])
+def test_bad_ratios_name_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AsymmetricMaskGenerator(**kwargs)
