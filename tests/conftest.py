@@ -10,6 +10,9 @@ import amd_mm  # noqa: F401  (compat + registration before anything else)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 torch.set_num_threads(2)
+# keep MMEngine's per-parameter init reports out of the test output
+from mmengine.logging import MMLogger  # noqa: E402
+MMLogger.get_instance('amd_mm_tests', log_level='WARNING')
 
 TINY_TEACHER = dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=192)
 TINY_STUDENT = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)

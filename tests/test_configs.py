@@ -23,6 +23,17 @@ def point_to_demo(dataset: dict, demo_root: str):
     if kind in ('ImageNet', 'CustomDataset'):
         dataset.update(data_root=osp.join(demo_root, 'images'), split='train') if kind == 'ImageNet' \
             else dataset.update(data_root=osp.join(demo_root, 'images'), data_prefix='train')
+    elif kind == 'VideoDataset':
+        dataset.update(ann_file=osp.join(demo_root, 'videos', 'train_list.txt'),
+                       data_prefix=dict(video=osp.join(demo_root, 'videos')))
+        # paper-scale clips (16 x 4 frames) are longer than the demo videos: keep the
+        # pipeline, only relax the length check so one sample decodes
+        for step in dataset['pipeline']:
+            if step['type'] == 'CheckedDecordInit':
+                step['min_frames'] = 0
+    elif kind == 'RawframeDataset':
+        dataset.update(ann_file=osp.join(demo_root, 'rawframes', 'train_list.txt'),
+                       data_prefix=dict(img=osp.join(demo_root, 'rawframes')))
     elif kind == 'RepeatDataset' or 'dataset' in dataset:
         point_to_demo(dataset['dataset'], demo_root)
     else:

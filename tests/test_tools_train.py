@@ -61,3 +61,24 @@ def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
     assert lr(a) == lr(b)
     # the mask stream position is part of the state, so masks continue too
     assert int(b['state_dict']['mask_generator.step']) == 6
+
+
+def video_opts(demo_root, epochs):
+    return ['--cfg-options', f'train_dataloader.dataset.ann_file={demo_root}/videos/train_list.txt',
+            f'train_dataloader.dataset.data_prefix.video={demo_root}/videos',
+            f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1']
+
+
+def test_video_teacher_then_amd_student_end_to_end_from_mp4(demo_root, tmp_path):
+    teacher_dir, student_dir = str(tmp_path / 'vteacher'), str(tmp_path / 'vstudent')
+    run_tool('tools/train.py', 'configs/tiny/videomae_teacher_video_tiny.py', '--work-dir', teacher_dir,
+             *video_opts(demo_root, 1))
+    run_tool('tools/train.py', 'configs/tiny/amd_video_tiny.py', '--work-dir', student_dir,
+             *video_opts(demo_root, 2), f'model.teacher.checkpoint={teacher_dir}')
+    rows = scalars(student_dir)
+    assert len(rows) == 2  # 8 videos / batch 8 = 1 iteration per epoch
+    for key in ('loss_rec', 'loss_dir', 'loss_gen'):
+        assert all(math.isfinite(r[key]) and r[key] > 0 for r in rows), key
+    ckpt = torch.load(osp.join(student_dir, 'epoch_2.pth'), map_location='cpu', weights_only=False)
+    assert 'backbone.blocks.3.attn.q_bias' in ckpt['state_dict']
+    assert not any(k.startswith('teacher.') for k in ckpt['state_dict'])

@@ -104,7 +104,8 @@ import timm, sklearn, matplotlib, pytest, cv2
 fi
 
 # 6. amd_mm itself, editable.
-if ! $PYTHON -c "import importlib.metadata as m; m.version('amd_mm')" 2>/dev/null; then
+# (re)installed when missing or when it points at another checkout
+if ! (cd /tmp && $PYTHON -c "import amd_mm, os, sys; sys.exit(os.path.dirname(os.path.dirname(os.path.realpath(amd_mm.__file__))) != os.path.realpath(sys.argv[1]))" "$HERE") 2>/dev/null; then
   log "amd_mm (editable)"
   $PIP install -q --no-deps --no-build-isolation -e "$HERE"
 fi

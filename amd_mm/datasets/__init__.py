@@ -1,0 +1,3 @@
+from .transforms import BadVideoError, CheckedDecordInit, RepeatAugment
+
+__all__ = ['BadVideoError', 'CheckedDecordInit', 'RepeatAugment']

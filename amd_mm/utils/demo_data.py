@@ -5,7 +5,9 @@
   (``<class>/<file> <label>``) annotation files;
 * videos: ``videos/{train,val}/<n>.mp4`` clips of a digit moving in one of four
   directions (label = direction, so temporal order matters, as in
-  Something-Something), with ``videos/{train,val}_list.txt`` (``<file> <label>``).
+  Something-Something), with ``videos/{train,val}_list.txt`` (``<file> <label>``),
+  and the same clips as raw frames ``rawframes/{train,val}/<n>/img_00001.jpg`` with
+  ``rawframes/{train,val}_list.txt`` (``<dir> <num_frames> <label>``).
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
 and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
@@ -72,6 +74,14 @@ def write_video(path: str, frames: np.ndarray, fps: int = 25):
     writer.release()
 
 
+def write_frames(folder: str, frames: np.ndarray, tmpl: str = 'img_{:05d}.jpg'):
+    """Write ``(T, H, W, 3)`` RGB frames as 1-based JPEGs (mmaction2 raw-frame layout)."""
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    for i, frame in enumerate(frames, start=1):
+        Image.fromarray(frame).save(osp.join(folder, tmpl.format(i)), quality=95)
+
+
 def moving_digit_clip(digit: np.ndarray, direction: int, num_frames: int, size: int,
                       rng: np.random.Generator) -> np.ndarray:
     """``(T, size, size, 3)`` frames of a digit gliding in ``DIRECTIONS[direction]``."""
@@ -105,7 +115,7 @@ def make_videos(out: str, num_train: int = 48, num_val: int = 16, num_frames: in
     root = osp.join(out, 'videos')
     counts = {}
     for split, count in (('train', num_train), ('val', num_val)):
-        lines = []
+        lines, frame_lines = [], []
         for n in range(count):
             direction = n % len(DIRECTIONS)
             clip = moving_digit_clip(images[rng.integers(len(images))], direction, num_frames,
@@ -113,7 +123,11 @@ def make_videos(out: str, num_train: int = 48, num_val: int = 16, num_frames: in
             rel = f'{split}/{n:04d}.mp4'
             write_video(osp.join(root, rel), clip)
             lines.append(f'{rel} {direction}')
+            write_frames(osp.join(out, 'rawframes', split, f'{n:04d}'), clip)
+            frame_lines.append(f'{split}/{n:04d} {num_frames} {direction}')
         with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
+        with open(osp.join(out, 'rawframes', f'{split}_list.txt'), 'w') as f:
+            f.write('\n'.join(frame_lines) + '\n')
         counts[split] = count
     return counts

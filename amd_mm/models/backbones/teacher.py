@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 
 from ...registry import build_model, register_shared
 from ...utils.checkpoint import extract_state_dict, resolve_checkpoint
+from ...utils.convert import to_toolbox_names
 
 
 @register_shared
@@ -61,6 +62,7 @@ class FrozenTeacher(BaseModule):
         path = resolve_checkpoint(path, key='teacher.checkpoint')
         raw = torch.load(path, map_location='cpu', weights_only=False)
         state = extract_state_dict(raw, path, key='teacher.checkpoint')
+        state = to_toolbox_names(state)  # official VideoMAE / AMD releases load as they are
         if prefix is None and any(k.startswith('backbone.') for k in state):
             prefix = 'backbone.'
         if prefix:
@@ -69,6 +71,8 @@ class FrozenTeacher(BaseModule):
                 raise ValueError(f'teacher.checkpoint {path!r} has no keys under '
                                  f'teacher.prefix={prefix!r}.')
         own = self.backbone.state_dict()
+        if not isinstance(getattr(self.backbone, 'pos_embed', None), nn.Parameter):
+            state.pop('pos_embed', None)  # a fixed sin-cos table: ours fits the configured clip
         for key, value in state.items():
             if key in own and own[key].shape != value.shape:
                 raise ValueError(

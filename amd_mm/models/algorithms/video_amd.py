@@ -1,0 +1,68 @@
+"""Video AMD on mmaction2."""
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.model import BaseModel
+
+from .core import AsymmetricDistillMixin
+
+
+@MODELS.register_module()
+class VideoAMD(AsymmetricDistillMixin, BaseModel):
+    """Asymmetric Masked Distillation for videos (an mmaction2 model).
+
+    ``model.backbone`` is the student (a ``MaskedVideoViT``: mmaction2
+    ``VisionTransformer`` parameter names, so it fine-tunes with
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``),
+    ``model.teacher`` the frozen VideoMAE teacher. ``teacher=None`` is plain
+    VideoMAE. Defaults follow the official scripts: tube masks 0.9 / 0.75,
+    targets normalised per tubelet patch and channel. Arguments as
+    :class:`AsymmetricDistillMixin`.
+
+    Inputs from ``ActionDataPreprocessor(format_shape='NCTHW')`` are
+    ``(B, V, C, T, H, W)``; the ``V`` views of a video (``RepeatAugment``) are
+    treated as independent samples.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 mask_generator: dict = dict(type='AsymmetricMaskGenerator', student_ratio=0.9,
+                                             teacher_ratio=0.75, mode='tube'),
+                 teacher: Optional[dict] = None,
+                 decoder: Optional[dict] = dict(type='PixelDecoder', embed_dims=192, depth=4,
+                                                num_heads=3),
+                 generator: Optional[dict] = dict(type='FeatureGenerator', depth=2),
+                 student_layers: Sequence[int] = (6, 12),
+                 teacher_layers: Sequence[int] = (12, 24),
+                 projection: bool = True,
+                 loss_rec: Optional[dict] = dict(type='AlignLoss', mode='l2'),
+                 loss_dir: Optional[dict] = dict(type='AlignLoss', mode='l2'),
+                 loss_gen: Optional[dict] = dict(type='AlignLoss', mode='l2'),
+                 target_norm: str = 'patch_channel',
+                 save_teacher: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='ActionDataPreprocessor', format_shape='NCTHW')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
+                          teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
+                          registry=MODELS)
+        self.init_teacher_checkpointing(save_teacher)
+
+    @staticmethod
+    def _flatten_views(inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.flatten(0, 1) if inputs.dim() == 6 else inputs
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        inputs = self._flatten_views(inputs)
+        if mode == 'loss':
+            return self.distill_loss(inputs)
+        if mode == 'tensor':
+            return self.backbone(inputs)
+        raise RuntimeError(f'VideoAMD is a pre-training model: mode={mode!r} is not supported; '
+                           'fine-tune the student with an mmaction2 Recognizer3D config.')

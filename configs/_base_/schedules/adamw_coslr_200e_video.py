@@ -1,0 +1,19 @@
+# Official AMD pre-training schedule: AdamW (0.9, 0.95), wd 0.05, lr 1.2e-3 per 256
+# videos (2.4e-3 for 32 GPUs x 16 videos = 512), 10 warm-up epochs from 1e-6, cosine to
+# 1e-5, 200 epochs (x 4 augmented clips per video), grad clip 0.02.
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(type='AdamW', lr=1.2e-3 * 512 / 256, betas=(0.9, 0.95), weight_decay=0.05),
+    clip_grad=dict(max_norm=0.02),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={
+        'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6 / 2.4e-3, by_epoch=True, begin=0, end=10,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=190, eta_min=1e-5, by_epoch=True, begin=10, end=200,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+# lr above is for 512 videos per step; --auto-scale-lr rescales for other totals
+auto_scale_lr = dict(enable=False, base_batch_size=512)

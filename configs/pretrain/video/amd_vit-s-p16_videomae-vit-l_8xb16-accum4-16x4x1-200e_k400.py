@@ -1,0 +1,5 @@
+# Same effective batch as the 32-GPU recipe (512 videos per step) on 8 GPUs:
+# 8 x 16 videos x 4 accumulated steps (MMEngine accumulative_counts), same lr.
+_base_ = ['./amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py']
+
+optim_wrapper = dict(accumulative_counts=4)
