@@ -15,6 +15,24 @@ def scalars(work_dir):
         return [json.loads(line) for line in f if 'loss' in line]
 
 
+def assert_backbone_initialised_from(config, student_ckpt):
+    """The toolbox's own fine-tuning backbone holds the student's weights after init."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    from conftest import ROOT
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    init_default_scope(cfg.default_scope)
+    cfg.model.backbone.init_cfg.checkpoint = student_ckpt
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    student = torch.load(student_ckpt, map_location='cpu', weights_only=False)['state_dict']
+    own = model.backbone.state_dict()
+    shared = [k for k in own if 'backbone.' + k in student]
+    assert len(shared) >= len(own) - 2  # all but the new pooling norm
+    for k in shared:
+        assert torch.equal(own[k], student['backbone.' + k]), k
+
+
 def image_opts(demo_root, epochs):
     return ['--cfg-options', f'train_dataloader.dataset.data_root={demo_root}/images/',
             f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1']
@@ -39,6 +57,21 @@ def test_image_teacher_then_amd_student_end_to_end(demo_root, tmp_path):
     # the teacher in the student run is the trained teacher, unchanged
     teacher = torch.load(osp.join(teacher_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)
     assert ckpt['meta']['epoch'] == 2 and teacher['meta']['epoch'] == 1
+
+    # transfer: fine-tune the student with mmpretrain's own classifier, only paths passed
+    student_ckpt = osp.join(student_dir, 'epoch_2.pth')
+    ft_dir = str(tmp_path / 'finetune')
+    data = [f'train_dataloader.dataset.data_root={demo_root}/images/',
+            f'val_dataloader.dataset.data_root={demo_root}/images/',
+            f'test_dataloader.dataset.data_root={demo_root}/images/']
+    run_tool('tools/train.py', 'configs/tiny/finetune_image_tiny.py', '--work-dir', ft_dir,
+             '--cfg-options', f'model.backbone.init_cfg.checkpoint={student_ckpt}',
+             'train_cfg.max_epochs=1', *data)
+    proc = run_tool('tools/test.py', 'configs/tiny/finetune_image_tiny.py',
+                    osp.join(ft_dir, 'epoch_1.pth'), '--work-dir', ft_dir, '--cfg-options', *data)
+    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
+    assert_backbone_initialised_from('configs/tiny/finetune_image_tiny.py', student_ckpt)
 
 
 def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
@@ -82,3 +115,19 @@ def test_video_teacher_then_amd_student_end_to_end_from_mp4(demo_root, tmp_path)
     ckpt = torch.load(osp.join(student_dir, 'epoch_2.pth'), map_location='cpu', weights_only=False)
     assert 'backbone.blocks.3.attn.q_bias' in ckpt['state_dict']
     assert not any(k.startswith('teacher.') for k in ckpt['state_dict'])
+
+    # transfer: mmaction2's own Recognizer3D, UCF-style split files, multi-view test
+    student_ckpt = osp.join(student_dir, 'epoch_2.pth')
+    ft_dir = str(tmp_path / 'vfinetune')
+    data = []
+    for loader, split in (('train', 'train'), ('val', 'val'), ('test', 'val')):
+        data += [f'{loader}_dataloader.dataset.ann_file={demo_root}/videos/ucf101_{split}_split_1_videos.txt',
+                 f'{loader}_dataloader.dataset.data_prefix.video={demo_root}/videos']
+    run_tool('tools/train.py', 'configs/tiny/finetune_video_tiny.py', '--work-dir', ft_dir,
+             '--cfg-options', f'model.backbone.init_cfg.checkpoint={student_ckpt}',
+             'train_cfg.max_epochs=1', *data)
+    proc = run_tool('tools/test.py', 'configs/tiny/finetune_video_tiny.py',
+                    osp.join(ft_dir, 'epoch_1.pth'), '--work-dir', ft_dir, '--cfg-options', *data)
+    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 <= metrics['acc/top1'] <= metrics['acc/top5'] <= 1
+    assert_backbone_initialised_from('configs/tiny/finetune_video_tiny.py', student_ckpt)

@@ -1,1 +1,1 @@
-from . import algorithms, backbones, losses, necks  # noqa: F401 (registration)
+from . import algorithms, backbones, data_preprocessors, losses, necks  # noqa: F401 (registration)

@@ -7,7 +7,8 @@
   directions (label = direction, so temporal order matters, as in
   Something-Something), with ``videos/{train,val}_list.txt`` (``<file> <label>``),
   and the same clips as raw frames ``rawframes/{train,val}/<n>/img_00001.jpg`` with
-  ``rawframes/{train,val}_list.txt`` (``<dir> <num_frames> <label>``).
+  ``rawframes/{train,val}_list.txt`` (``<dir> <num_frames> <label>``), and
+  UCF101/HMDB51-style split lists ``videos/ucf101_{train,val}_split_{1,2,3}_videos.txt``.
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
 and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
@@ -130,4 +131,22 @@ def make_videos(out: str, num_train: int = 48, num_val: int = 16, num_frames: in
         with open(osp.join(out, 'rawframes', f'{split}_list.txt'), 'w') as f:
             f.write('\n'.join(frame_lines) + '\n')
         counts[split] = count
+    write_splits(root, 'ucf101', num_train + num_val, seed)
     return counts
+
+
+def write_splits(root: str, name: str, total: int, seed: int = 0, num_splits: int = 3):
+    """UCF101 / HMDB51-style split lists over all demo videos:
+    ``<name>_{train,val}_split_<k>_videos.txt`` (``<file> <label>``), three different
+    train/val partitions, as mmaction2's converted split files."""
+    with open(osp.join(root, 'train_list.txt')) as f:
+        lines = [l.strip() for l in f if l.strip()]
+    with open(osp.join(root, 'val_list.txt')) as f:
+        lines += [l.strip() for l in f if l.strip()]
+    lines = lines[:total]
+    for k in range(1, num_splits + 1):
+        order = np.random.default_rng(seed + k).permutation(len(lines))
+        cut = int(0.75 * len(lines))
+        for split, idx in (('train', order[:cut]), ('val', order[cut:])):
+            with open(osp.join(root, f'{name}_{split}_split_{k}_videos.txt'), 'w') as f:
+                f.write('\n'.join(lines[i] for i in sorted(idx)) + '\n')

@@ -1,0 +1,104 @@
+# Video fine-tuning of a pre-trained student with mmaction2's own Recognizer3D +
+# VisionTransformer, the official AMD / VideoMAE recipe: AdamW (0.9, 0.999), wd 0.05,
+# layer decay 0.75, drop path 0.1, label smoothing 0.1, mixup 0.8 / cutmix 1.0, random
+# erasing 0.25, RandAugment m7 n4, 2 augmented clips per decoded video, 5 warm-up epochs,
+# cosine to 1e-6. This base is ViT-S on Kinetics-400 (150 epochs, lr 1e-3 per 256 clips).
+_base_ = ['../default_runtime_mmaction.py']
+
+pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+num_classes = 400
+embed_dims, num_heads = 384, 6
+clip_len, frame_interval = 16, 4
+test_clips = 5
+flip = 0.5
+data_root, data_root_val = 'data/kinetics400/videos_train', 'data/kinetics400/videos_val'
+ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
+ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
+
+model = dict(
+    type='Recognizer3D',
+    backbone=dict(
+        type='VisionTransformer', img_size=224, patch_size=16, embed_dims=embed_dims, depth=12,
+        num_heads=num_heads, mlp_ratio=4, qkv_bias=True, num_frames=clip_len, tubelet_size=2,
+        norm_cfg=dict(type='LN', eps=1e-6), drop_path_rate=0.1, use_mean_pooling=True,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    cls_head=dict(type='TimeSformerHead', num_classes=num_classes, in_channels=embed_dims,
+                  average_clips='prob', label_smooth_eps=0.1),
+    data_preprocessor=dict(
+        type='ViewsAsSamplesPreprocessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], format_shape='NCTHW',
+        blending=dict(type='RandomBatchAugment', augments=[
+            dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+            dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)])))
+
+train_pipeline = [
+    dict(type='CheckedDecordInit', min_frames=0, on_bad='error'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1),
+    dict(type='DecordDecode'),
+    dict(type='RepeatAugment', num_repeats=2, transforms=[
+        dict(type='RandomResizedCrop', area_range=(0.08, 1.0)),
+        dict(type='Resize', scale=(224, 224), keep_ratio=False),
+        dict(type='Flip', flip_ratio=flip),
+        dict(type='TorchVisionWrapper', op='RandAugment', magnitude=7, num_ops=4),
+        dict(type='RandomErasing', erase_prob=0.25, mode='rand'),
+    ]),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+val_pipeline = [
+    dict(type='CheckedDecordInit'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+# multi-view test protocol: test_clips temporal clips x 3 spatial crops, scores averaged
+test_pipeline = [
+    dict(type='CheckedDecordInit'),
+    dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval,
+         num_clips=test_clips, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='ThreeCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, num_workers=8, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='VideoDataset', ann_file=ann_file_train, data_prefix=dict(video=data_root),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16, num_workers=8, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='VideoDataset', ann_file=ann_file_val, data_prefix=dict(video=data_root_val),
+                 pipeline=val_pipeline, test_mode=True))
+test_dataloader = dict(
+    batch_size=1, num_workers=8, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='VideoDataset', ann_file=ann_file_val, data_prefix=dict(video=data_root_val),
+                 pipeline=test_pipeline, test_mode=True))
+val_evaluator = dict(type='AccMetric')
+test_evaluator = val_evaluator
+
+base_lr, epochs, warmup = 1e-3, 150, 5
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    optimizer=dict(type='AdamW', lr=base_lr * 512 / 256, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='LearningRateDecayOptimizerConstructor',
+    paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise', num_layers=12))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=epochs - warmup, eta_min=1e-6, by_epoch=True,
+         begin=warmup, end=epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_begin=1, val_interval=5)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3, save_best='auto'))
+# the lr above is for 32 GPUs x 16 videos = 512 (official: base lr x total batch / 256)
+auto_scale_lr = dict(enable=False, base_batch_size=512)
