@@ -7,5 +7,5 @@ from . import compat
 
 compat.apply()  # must run before anything imports mmaction.models
 
-from . import datasets, masking, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, masking, models  # noqa: E402,F401  (registration)
 from .version import __version__  # noqa: E402,F401

@@ -20,6 +20,16 @@ Fixes:
   ``weights_only=False`` *only when the caller gave no value*. This is the
   loader behind ``--resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``:
   load only checkpoints you trust (pickle can run code).
+* **MMEngine writes checkpoints in place**: a crash or a full disk while saving
+  leaves a truncated ``epoch_N.pth`` that ``last_checkpoint`` may already name.
+  Local checkpoints are written to ``<file>.tmp`` and renamed (atomic on POSIX),
+  so a checkpoint on disk is always complete.
+* **MMEngine 0.10.7 cannot launch distributed runs on CPU**: its PyTorch
+  launcher calls ``torch.cuda.set_device`` unconditionally and its runner passes
+  ``device_ids=[LOCAL_RANK]`` to DDP, both of which fail without a GPU. With no
+  CUDA device, the process group is initialised without ``set_device`` and DDP
+  gets no ``device_ids`` (gloo on CPU: the CI tests of ``tools/dist_train.sh``).
+  GPU runs are unchanged.
 * **numpy 2 removed ``np.trapz``, ``np.in1d`` and ``np.Inf``**, still used by a
   few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2 retrieval
   metrics, mmaction2 ``PoseCompact``). The old names are restored as aliases of
@@ -111,8 +121,68 @@ def fix_numpy2_aliases():
         np.Inf = np.inf
 
 
+@_once
+def fix_mmengine_atomic_save():
+    """Write local MMEngine checkpoints to a temporary file, then rename."""
+    import os
+
+    import mmengine.runner.checkpoint as ckpt_mod
+    import mmengine.runner.runner as runner_mod
+
+    original = ckpt_mod.save_checkpoint
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
+        name = str(filename)
+        if '://' in name or name.startswith(('s3:', 'petrel:')):
+            return original(checkpoint, filename, file_client_args, backend_args)
+        tmp = name + '.tmp'
+        try:
+            original(checkpoint, tmp, file_client_args, backend_args)
+            os.replace(tmp, name)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    save_checkpoint.__wrapped__ = original
+    ckpt_mod.save_checkpoint = save_checkpoint
+    runner_mod.save_checkpoint = save_checkpoint
+
+
+@_once
+def fix_mmengine_cpu_distributed():
+    """Let ``--launcher pytorch`` and DDP work on CPU-only machines (gloo)."""
+    import torch
+    import torch.distributed as torch_dist
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model.wrappers import distributed as wrappers
+
+    original_init = dist_utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return original_init(backend, init_backend=init_backend, **kwargs)
+        torch_dist.init_process_group(backend=backend, **kwargs)
+
+    _init_dist_pytorch.__wrapped__ = original_init
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+    ddp = wrappers.MMDistributedDataParallel
+    original_ddp_init = ddp.__init__
+
+    def __init__(self, module, detect_anomalous_params=False, **kwargs):
+        params = list(module.parameters())
+        if kwargs.get('device_ids') and params and all(p.device.type == 'cpu' for p in params):
+            kwargs['device_ids'] = None  # DDP of a CPU module takes no device ids
+        original_ddp_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+    __init__.__wrapped__ = original_ddp_init
+    ddp.__init__ = __init__
+
+
 def apply():
     """Apply every fix (idempotent). Called by ``import amd_mm``."""
     fix_mmaction_drn()
     fix_numpy2_aliases()
     fix_mmengine_torch_load()
+    fix_mmengine_atomic_save()
+    fix_mmengine_cpu_distributed()

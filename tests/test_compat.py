@@ -45,3 +45,24 @@ def test_mmengine_checkpoint_with_history_buffer_loads(tmp_path):
     import pytest
     with pytest.raises(Exception):
         torch.load(path, weights_only=True)
+
+
+def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
+    """A crash while saving never leaves a broken file where a good one was."""
+    import pytest
+    import mmengine.runner.runner as runner_mod
+    from mmengine.runner.checkpoint import save_checkpoint
+    assert runner_mod.save_checkpoint is save_checkpoint  # the runner uses the patched one
+    path = tmp_path / 'epoch_1.pth'
+    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
+    good = path.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b'partial bytes')
+        raise OSError('disk full')
+
+    monkeypatch.setattr(torch, 'save', crash)
+    with pytest.raises(OSError, match='disk full'):
+        save_checkpoint({'state_dict': {'w': torch.zeros(3)}}, str(path))
+    assert path.read_bytes() == good
+    assert not (tmp_path / 'epoch_1.pth.tmp').exists()

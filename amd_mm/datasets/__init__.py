@@ -1,3 +1,5 @@
-from .transforms import BadVideoError, CheckedDecordInit, RepeatAugment
+from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
+                         RepeatAugment)
 
-__all__ = ['BadVideoError', 'CheckedDecordInit', 'RepeatAugment']
+__all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
+           'RepeatAugment']

@@ -3,6 +3,8 @@
 * :class:`CheckedDecordInit`: decord initialisation that names the file when a
   video cannot be decoded or is too short for the clip, and can skip such
   videos (logged with the file name and a running count) instead of failing.
+* :class:`CheckedLoadImageFromFile` (mmpretrain): image loading that refuses
+  truncated or undecodable files the same way, instead of a grey-filled picture.
 * :class:`RepeatAugment`: decode once, augment ``num_repeats`` times (the
   official ``num_sample`` repeated augmentation); the views come out as extra
   clips, ``(num_repeats, C, T, H, W)`` after ``FormatShape('NCTHW')``.
@@ -13,7 +15,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmaction.datasets.transforms import DecordInit
 from mmaction.registry import TRANSFORMS
-from mmcv.transforms import BaseTransform, Compose
+from mmcv.transforms import BaseTransform, Compose, LoadImageFromFile
+from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
 from mmengine.logging import print_log
 
 
@@ -21,8 +24,33 @@ class BadVideoError(RuntimeError):
     """A video that cannot be used for training (unreadable or too short)."""
 
 
+class BadImageError(RuntimeError):
+    """An image that cannot be used for training (unreadable or truncated)."""
+
+
+class _BadSampleMixin:
+    """``on_bad='error'`` raises naming the file; ``'skip'`` logs and returns None."""
+
+    error_type = RuntimeError
+    kind = 'sample'
+
+    def _init_bad(self, on_bad: str):
+        if on_bad not in ('error', 'skip'):
+            raise ValueError(f"{type(self).__name__}.on_bad={on_bad!r} must be 'error' or 'skip'")
+        self.on_bad = on_bad
+        self.num_skipped = 0
+
+    def _bad(self, message: str):
+        if self.on_bad == 'error':
+            raise self.error_type(message)
+        self.num_skipped += 1
+        print_log(f'skipped bad {self.kind} ({self.num_skipped} so far in this worker): {message}',
+                  logger='current', level=30)
+        return None
+
+
 @TRANSFORMS.register_module()
-class CheckedDecordInit(DecordInit):
+class CheckedDecordInit(_BadSampleMixin, DecordInit):
     """``DecordInit`` with clear errors, or logged skips, for bad videos.
 
     Args:
@@ -36,21 +64,13 @@ class CheckedDecordInit(DecordInit):
         **kwargs: ``DecordInit`` arguments.
     """
 
+    error_type = BadVideoError
+    kind = 'video'
+
     def __init__(self, min_frames: int = 0, on_bad: str = 'error', **kwargs):
         super().__init__(**kwargs)
-        if on_bad not in ('error', 'skip'):
-            raise ValueError(f"CheckedDecordInit.on_bad={on_bad!r} must be 'error' or 'skip'")
+        self._init_bad(on_bad)
         self.min_frames = int(min_frames)
-        self.on_bad = on_bad
-        self.num_skipped = 0
-
-    def _bad(self, message: str):
-        if self.on_bad == 'error':
-            raise BadVideoError(message)
-        self.num_skipped += 1
-        print_log(f'skipped bad video ({self.num_skipped} so far in this worker): {message}',
-                  logger='current', level=30)
-        return None
 
     def transform(self, results: Dict) -> Optional[Dict]:
         filename = results['filename']
@@ -66,6 +86,43 @@ class CheckedDecordInit(DecordInit):
 
     def __repr__(self):
         return f'{type(self).__name__}(min_frames={self.min_frames}, on_bad={self.on_bad!r})'
+
+
+@MMPRETRAIN_TRANSFORMS.register_module()
+class CheckedLoadImageFromFile(_BadSampleMixin, LoadImageFromFile):
+    """mmcv ``LoadImageFromFile`` that refuses truncated or undecodable images.
+
+    OpenCV and Pillow decode a truncated JPEG into a picture whose missing part is
+    grey, with at most a warning; this transform checks the file with Pillow
+    (no truncated loading) and raises :class:`BadImageError` naming it, or with
+    ``on_bad='skip'`` logs it and returns None (the dataset draws another sample).
+    """
+
+    error_type = BadImageError
+    kind = 'image'
+
+    def __init__(self, on_bad: str = 'error', **kwargs):
+        super().__init__(**kwargs)
+        self._init_bad(on_bad)
+
+    def transform(self, results: Dict) -> Optional[Dict]:
+        import io
+
+        from mmengine.fileio import get
+        from PIL import Image, ImageFile
+        filename = results['img_path']
+        try:
+            data = get(filename, backend_args=self.backend_args)
+            truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+        except Exception as err:
+            return self._bad(f'{filename}: cannot be decoded ({type(err).__name__}: '
+                             f'{str(err).splitlines()[0][:200] if str(err) else ""})')
+        return super().transform(results)
 
 
 @TRANSFORMS.register_module()

@@ -131,7 +131,10 @@ def to_toolbox_names(state: State) -> State:
 
     Used by the teacher loader, so official releases load with no conversion step.
     """
-    layout = detect_layout(state)
+    try:
+        layout = detect_layout(state)
+    except ValueError:
+        return state  # unknown: the caller reports what is missing
     return convert(state) if layout in ('timm', 'videomae') else state
 
 

@@ -9,6 +9,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# distributed runs: every 1000 iterations check identical student weights across ranks,
+# a frozen teacher and different masks per rank (amd_mm.engine.DistSanityHook)
+custom_hooks = [dict(type='DistSanityHook', interval=1000)]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

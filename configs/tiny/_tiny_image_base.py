@@ -8,7 +8,7 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile', on_bad='error'),
     dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0),
          backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
@@ -23,8 +23,10 @@ train_dataloader = dict(
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train',
                  with_label=False, pipeline=train_pipeline))
 
+# fp32: stop with a clear report on a NaN/inf loss (on_nonfinite='skip' to drop the step)
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    on_nonfinite='stop',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={
         'ln': dict(decay_mult=0.0), 'norm': dict(decay_mult=0.0), 'bias': dict(decay_mult=0.0),
@@ -34,7 +36,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=4, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4)
+# exact resume, also from mid-epoch checkpoints (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=4)
 default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 log_level = 'INFO'

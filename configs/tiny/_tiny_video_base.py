@@ -14,7 +14,7 @@ train_pipeline = [
         dict(type='Resize', scale=(32, 32), keep_ratio=False),
     ]),
     dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
+    dict(type='PackActionInputs', meta_keys=('img_shape', 'filename', 'frame_dir')),
 ]
 train_dataloader = dict(
     batch_size=8,
@@ -26,8 +26,10 @@ train_dataloader = dict(
 data_preprocessor = dict(type='ActionDataPreprocessor', mean=[123.675, 116.28, 103.53],
                          std=[58.395, 57.12, 57.375], format_shape='NCTHW')
 
+# fp32: stop with a clear report on a NaN/inf loss (on_nonfinite='skip' to drop the step)
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    on_nonfinite='stop',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
     clip_grad=dict(max_norm=1.0),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
@@ -36,7 +38,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=4, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4)
+# exact resume, also from mid-epoch checkpoints (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=4)
 default_hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 

@@ -12,7 +12,7 @@ train_pipeline = [
         dict(type='Resize', scale=(32, 32), keep_ratio=False),
     ]),
     dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
+    dict(type='PackActionInputs', meta_keys=('img_shape', 'filename', 'frame_dir')),
 ]
 train_dataloader = dict(
     dataset=dict(_delete_=True, type='RawframeDataset', ann_file='data/demo/rawframes/train_list.txt',

@@ -83,7 +83,11 @@ class AsymmetricDistillMixin:
             self.decoder = build(decoder)
         self.loss_rec = build(loss_rec) if self.decoder is not None else None
 
-        self.teacher = build(teacher) if teacher is not None else None
+        # The frozen teacher is held outside the module tree: it is not in
+        # parameters() (so never in the optimizer, nor synchronised by DDP), not in
+        # state_dict() unless save_teacher, and not re-initialised by the runner;
+        # _apply() still moves / casts it with the model.
+        self.__dict__['teacher'] = build(teacher) if teacher is not None else None
         self.student_layers = _as_layers(student_layers, 'model.student_layers')
         self.teacher_layers = _as_layers(teacher_layers, 'model.teacher_layers')
         self.loss_dir = self.loss_gen = None
@@ -136,6 +140,7 @@ class AsymmetricDistillMixin:
         student = self.backbone
         grid = student.token_grid(inputs)
         masks = self.mask_generator(inputs.shape[0], grid, inputs.device)
+        self.last_masks = masks  # for hooks (DistSanityHook, visualisation)
         latent, taps = student.forward_masked(
             inputs, masks.ids_student, out_layers=self.student_layers if self.teacher else (),
             final_norm=self.decoder is not None)
@@ -159,28 +164,55 @@ class AsymmetricDistillMixin:
                 for gen, p, t in zip(self.generators, projected, t_diff)) / len(projected)
         return losses
 
-    # -- checkpoints ---------------------------------------------------------
+    # -- what the reliability tools report ----------------------------------
+    def remember_batch(self, data_samples) -> None:
+        """Keep the file names of the current batch (for non-finite loss reports)."""
+        files = []
+        for sample in data_samples or []:
+            meta = getattr(sample, 'metainfo', {}) or {}
+            name = meta.get('img_path') or meta.get('filename') or meta.get('frame_dir')
+            if name:
+                files.append(str(name))
+        self.last_batch_files = files
+
+    def parse_losses(self, losses):
+        loss, log_vars = super().parse_losses(losses)
+        self.last_loss_terms = {k: float(v) for k, v in log_vars.items()}
+        return loss, log_vars
+
+    # -- the frozen teacher outside the module tree ---------------------------
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        if self.__dict__.get('teacher') is not None:
+            self.teacher._apply(fn, *args, **kwargs)
+        return self
+
     def init_teacher_checkpointing(self, save_teacher: bool):
         """Keep the frozen teacher out of saved checkpoints unless ``save_teacher``.
 
-        On load, teacher weights absent from a checkpoint are taken from the
-        teacher already built (loaded from ``teacher.checkpoint``), so resuming
-        needs no teacher in the checkpoint and reports no missing keys.
+        With ``save_teacher=True`` its weights are written under ``teacher.`` and
+        loaded back from there; otherwise the teacher comes from
+        ``teacher.checkpoint`` at build time, also when resuming.
         """
         self.save_teacher = save_teacher
         if self.teacher is None:
             return
 
-        def drop_teacher(module, state_dict, prefix, local_metadata):
-            if not module.save_teacher:
-                for key in [k for k in state_dict if k.startswith(prefix + 'teacher.')]:
-                    del state_dict[key]
+        def add_teacher(module, state_dict, prefix, local_metadata):
+            if module.save_teacher:
+                for key, value in module.teacher.state_dict().items():
+                    state_dict[prefix + 'teacher.' + key] = value
             return state_dict
 
-        def restore_teacher(state_dict, prefix, *args, **kwargs):
-            if not any(k.startswith(prefix + 'teacher.') for k in state_dict):
-                for key, value in self.teacher.state_dict().items():
-                    state_dict[prefix + 'teacher.' + key] = value
+        def load_teacher(state_dict, prefix, *args, **kwargs):
+            keys = [k for k in state_dict if k.startswith(prefix + 'teacher.')]
+            if keys:
+                own = {k[len(prefix + 'teacher.'):]: state_dict.pop(k) for k in keys}
+                self.teacher.load_state_dict(own, strict=True)
 
-        self._register_state_dict_hook(drop_teacher)
-        self._register_load_state_dict_pre_hook(restore_teacher)
+        self._register_state_dict_hook(add_teacher)
+        self._register_load_state_dict_pre_hook(load_teacher)
+
+    def extra_repr(self) -> str:
+        teacher = self.__dict__.get('teacher')
+        return f'(teacher, frozen, not a submodule): {teacher!r}' if teacher is not None else ''

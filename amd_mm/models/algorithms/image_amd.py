@@ -49,4 +49,5 @@ class AMD(AsymmetricDistillMixin, BaseSelfSupervisor):
     def loss(self, inputs, data_samples=None, **kwargs) -> Dict[str, torch.Tensor]:
         if isinstance(inputs, (list, tuple)):  # SelfSupDataPreprocessor gives a list of views
             inputs = inputs[0]
+        self.remember_batch(data_samples)
         return self.distill_loss(inputs)

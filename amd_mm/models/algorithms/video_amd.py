@@ -61,6 +61,7 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
     def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
         inputs = self._flatten_views(inputs)
         if mode == 'loss':
+            self.remember_batch(data_samples)
             return self.distill_loss(inputs)
         if mode == 'tensor':
             return self.backbone(inputs)

@@ -14,7 +14,7 @@ train_pipeline = [
         dict(type='Resize', scale=(224, 224), keep_ratio=False),
     ]),
     dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
+    dict(type='PackActionInputs', meta_keys=('img_shape', 'filename', 'frame_dir')),
 ]
 train_dataloader = dict(
     dataset=dict(ann_file=ann_file, data_prefix=dict(video=data_root), pipeline=train_pipeline))

@@ -14,6 +14,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=190, eta_min=1e-5, by_epoch=True, begin=10, end=200,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+# exact resume, also from mid-epoch checkpoints (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
 # lr above is for 512 videos per step; --auto-scale-lr rescales for other totals
 auto_scale_lr = dict(enable=False, base_batch_size=512)

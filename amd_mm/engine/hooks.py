@@ -1,0 +1,94 @@
+"""Hooks for reliable pre-training runs (registered in MMEngine's root HOOKS, so every
+toolbox scope finds them)."""
+import random
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import get_world_size, is_distributed
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save the python / numpy / torch random states in every checkpoint and keep the
+    loaded ones on the runner (``runner.amd_rng_state``), so a resumed run draws the
+    same augmentations as an uninterrupted one. :class:`ResumableEpochBasedTrainLoop`
+    adds it and restores the states where the interrupted run stood."""
+
+    priority = 'VERY_LOW'
+
+    @staticmethod
+    def capture() -> dict:
+        return dict(python=random.getstate(), numpy=np.random.get_state(),
+                    torch=torch.get_rng_state())
+
+    @staticmethod
+    def restore(state: dict):
+        random.setstate(state['python'])
+        np.random.set_state(state['numpy'])
+        torch.set_rng_state(state['torch'])
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['rng_state'] = self.capture()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        runner.amd_rng_state = checkpoint.get('rng_state')
+
+
+@HOOKS.register_module()
+class DistSanityHook(Hook):
+    """Checks, every ``interval`` iterations of a distributed run, that
+
+    * every rank holds bit-identical student (trainable) weights,
+    * the teacher is in eval mode with ``requires_grad=False`` on every rank,
+    * the ranks drew different masks in the last step.
+
+    A violation raises ``RuntimeError`` naming the first offending parameter; the
+    result of each check is logged. Cheap: one all-gather of a checksum per tensor.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 1000):
+        self.interval = interval
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if not is_distributed() or not self.every_n_train_iters(runner, self.interval):
+            return
+        model = _unwrap(runner.model)
+        names, sums = [], []
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                names.append(name)
+                sums.append(param.detach().double().sum())
+        local = torch.stack(sums)
+        gathered = [torch.zeros_like(local) for _ in range(get_world_size())]
+        torch_dist.all_gather(gathered, local)
+        for rank, other in enumerate(gathered[1:], start=1):
+            diff = (other != gathered[0]).nonzero()
+            if len(diff):
+                raise RuntimeError(f'DistSanityHook: rank {rank} holds different weights than rank 0 '
+                                   f'at iter {runner.iter + 1}, first {names[int(diff[0])]!r}')
+        teacher = getattr(model, 'teacher', None)
+        if teacher is not None and (teacher.training or any(p.requires_grad for p in teacher.parameters())):
+            raise RuntimeError('DistSanityHook: the teacher is not frozen (train mode or requires_grad)')
+        masks = getattr(model, 'last_masks', None)
+        differ = None
+        if masks is not None:
+            mine = masks.ids_student.double().mul(torch.arange(1, masks.ids_student.numel() + 1,
+                                                               device=masks.ids_student.device)
+                                                  .view_as(masks.ids_student)).sum().view(1)
+            all_masks = [torch.zeros_like(mine) for _ in range(get_world_size())]
+            torch_dist.all_gather(all_masks, mine)
+            differ = len(set(float(m) for m in all_masks)) == len(all_masks)
+        runner.logger.info(
+            f'DistSanityHook: iter {runner.iter + 1}: student weights identical on '
+            f'{get_world_size()} ranks; teacher frozen: {teacher is not None}; '
+            f'masks differ across ranks: {differ}')
