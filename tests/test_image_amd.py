@@ -31,7 +31,7 @@ def test_each_loss_term_decreases_on_a_fixed_batch():
 
 def test_without_teacher_it_is_mae():
     model = build_image_amd(teacher=False)
-    assert model.teacher is None and model.generators is None
+    assert model.teacher is None and model.branches.__len__() == 0
     losses = model.loss(_fixed_batch())
     assert set(losses) == {'loss_rec'}
 
@@ -50,10 +50,10 @@ def test_loss_weights_scale_the_terms():
 def test_generator_mask_tokens_are_trained_and_saved():
     model = build_image_amd()
     names = dict(model.named_parameters())
-    assert 'generators.0.mask_token' in names and names['generators.0.mask_token'].requires_grad
-    assert 'generators.1.mask_token' in model.state_dict()
+    assert 'branches.0.generators.0.mask_token' in names and names['branches.0.generators.0.mask_token'].requires_grad
+    assert 'branches.0.generators.1.mask_token' in model.state_dict()
     sum(model.loss(_fixed_batch()).values()).backward()
-    assert model.generators[0].mask_token.grad.abs().sum() > 0
+    assert model.branches[0].generators[0].mask_token.grad.abs().sum() > 0
 
 
 def test_teacher_is_left_out_of_checkpoints_and_restored_on_load():

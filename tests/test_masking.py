@@ -80,8 +80,32 @@ def test_masks_differ_across_ranks(monkeypatch):
     (dict(student_ratio=0.5, teacher_ratio=0.5), 'must be lower'),
     (dict(student_ratio=1.0, teacher_ratio=0.5), r'student_ratio=1.0 must lie in \[0, 1\)'),
     (dict(student_ratio=0.75, teacher_ratio=-0.1), 'teacher_ratio=-0.1'),
-    (dict(mode='block'), "mode='block'"),
+    (dict(mode='grid'), "mode='grid'"),
 ])
 def test_bad_ratios_name_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AsymmetricMaskGenerator(**kwargs)
+
+
+def test_block_masks_are_exact_nested_and_clustered():
+    gen = AsymmetricMaskGenerator(student_ratio=0.4, teacher_ratio=0.2, mode='block', seed=0)
+    m = gen(16, (1, 14, 14))
+    n_s, n_t = num_visible(196, 0.4), num_visible(196, 0.2)
+    assert m.ids_student.shape == (16, n_s) and m.ids_diff.shape == (16, n_t - n_s)
+    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher)
+    assert torch.all(vt[vs])
+    hidden = ~vs.view(16, 14, 14)
+    # hidden tokens come in blocks: most have a hidden right or lower neighbour
+    right = (hidden[:, :, :-1] & hidden[:, :, 1:]).sum() + (hidden[:, :-1, :] & hidden[:, 1:, :]).sum()
+    random = AsymmetricMaskGenerator(student_ratio=0.4, teacher_ratio=0.2, seed=0)(16, (1, 14, 14))
+    rh = ~random.to_bool(random.ids_student).view(16, 14, 14)
+    right_random = (rh[:, :, :-1] & rh[:, :, 1:]).sum() + (rh[:, :-1, :] & rh[:, 1:, :]).sum()
+    assert right > 1.5 * right_random
+
+
+def test_teachers_with_other_ratios_get_nested_sets():
+    m = AsymmetricMaskGenerator(student_ratio=0.9, teacher_ratio=0.75, mode='tube', seed=0)(2, (4, 6, 6))
+    full = m.teacher_only(0.0)
+    half = m.teacher_only(0.5)
+    assert torch.equal(full, m.ids_masked)
+    assert set(m.ids_diff[0].tolist()) <= set(half[0].tolist()) <= set(full[0].tolist())

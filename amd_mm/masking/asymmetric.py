@@ -3,12 +3,14 @@
 Tokens are numbered in the order the patch embedding flattens them:
 ``t * (H * W) + h * W + w`` for a grid ``(T, H, W)`` (``T == 1`` for images).
 
-For every sample the generator draws one random order of the tokens; the
-first ``n_s`` are visible to the student, the first ``n_t >= n_s`` to the
-teacher. The student-visible set is therefore a subset of the teacher-visible
-set by construction, and the counts are exact for every sample, so token sets
-can be batched with a single gather (no padding, no per-sample loops).
+For every sample the generator draws one order of the tokens (of the spatial
+positions for tube masks); the first ``n_s`` are visible to the student, the first
+``n_t >= n_s`` to a teacher. Every teacher-visible set therefore contains the
+student-visible set, teachers with different ratios get nested sets, and the counts
+are exact for every sample, so token sets batch with a single gather (no padding, no
+per-sample loops in the model).
 """
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -18,42 +20,74 @@ import torch.nn as nn
 from ..registry import register_shared
 
 
+def num_visible(num_tokens: int, mask_ratio: float) -> int:
+    """Visible tokens for a ratio, rounding the masked count down as the official code."""
+    return num_tokens - int(mask_ratio * num_tokens + 1e-6)
+
+
 @dataclass
 class AsymMask:
-    """Index sets of one batch, each sorted ascending per sample.
+    """The masks of one batch. Index sets are ``(B, k)`` and sorted per sample.
 
     Attributes:
-        ids_student (LongTensor): ``(B, n_s)`` tokens the student sees.
-        ids_diff (LongTensor): ``(B, n_t - n_s)`` tokens only the teacher sees.
-        ids_masked (LongTensor): ``(B, N - n_s)`` tokens hidden from the student
-            (the pixel decoder's targets); ``ids_diff`` is a subset of it.
+        order (LongTensor): ``(B, L)`` visibility order (``L = N`` tokens, or the
+            ``H * W`` spatial positions of a tube mask, repeated over time).
+        num_student (int): visible positions of the student among ``L``.
+        teacher_ratio (float): the default teacher's mask ratio.
         grid (tuple): ``(T, H, W)`` token grid.
+        tube (bool): ``order`` is spatial and shared by all temporal slots.
     """
-    ids_student: torch.Tensor
-    ids_diff: torch.Tensor
-    ids_masked: torch.Tensor
+    order: torch.Tensor
+    num_student: int
+    teacher_ratio: float
     grid: Tuple[int, int, int]
+    tube: bool = False
 
     @property
     def num_tokens(self) -> int:
         t, h, w = self.grid
         return t * h * w
 
+    def _expand(self, positions: torch.Tensor) -> torch.Tensor:
+        positions = positions.sort(dim=1).values
+        if not self.tube:
+            return positions
+        t, h, w = self.grid
+        offsets = torch.arange(t, device=positions.device).view(1, t, 1) * (h * w)
+        return (positions.unsqueeze(1) + offsets).flatten(1)
+
+    def _num_teacher(self, ratio: float) -> int:
+        return num_visible(self.order.shape[1], ratio)
+
+    @property
+    def ids_student(self) -> torch.Tensor:
+        """Tokens the student sees."""
+        return self._expand(self.order[:, :self.num_student])
+
+    @property
+    def ids_masked(self) -> torch.Tensor:
+        """Tokens hidden from the student (the pixel decoder's targets)."""
+        return self._expand(self.order[:, self.num_student:])
+
+    def teacher_only(self, ratio: Optional[float] = None) -> torch.Tensor:
+        """Tokens a teacher with mask ratio ``ratio`` (default: ``teacher_ratio``) sees and
+        the student does not; ``ratio=0`` (full view) gives ``ids_masked``."""
+        ratio = self.teacher_ratio if ratio is None else ratio
+        return self._expand(self.order[:, self.num_student:self._num_teacher(ratio)])
+
+    @property
+    def ids_diff(self) -> torch.Tensor:
+        return self.teacher_only()
+
     @property
     def ids_teacher(self) -> torch.Tensor:
-        """``(B, n_t)`` tokens the teacher sees, in the order the teacher runs them
-        (student-visible first, then teacher-only)."""
+        """Tokens the default teacher sees, in the order it runs them (student's first)."""
         return torch.cat([self.ids_student, self.ids_diff], dim=1)
 
     def to_bool(self, ids: torch.Tensor) -> torch.Tensor:
         """``(B, N)`` boolean map that is True at ``ids``."""
         out = torch.zeros(ids.shape[0], self.num_tokens, dtype=torch.bool, device=ids.device)
         return out.scatter_(1, ids, True)
-
-
-def num_visible(num_tokens: int, mask_ratio: float) -> int:
-    """Visible tokens for a ratio, rounding the masked count down as the official code."""
-    return num_tokens - int(mask_ratio * num_tokens + 1e-6)
 
 
 @register_shared
@@ -63,43 +97,53 @@ class AsymmetricMaskGenerator(nn.Module):
     Args:
         student_ratio (float): fraction of tokens hidden from the student
             (0.75 images, 0.9 videos in the official settings).
-        teacher_ratio (float): fraction hidden from the teacher, strictly lower
-            than ``student_ratio``; 0 gives the teacher the full view.
-        mode (str): ``'random'`` (independent per token; images and videos) or
-            ``'tube'`` (one spatial mask per clip repeated over all temporal
-            slots: the official ``t_consist``).
-        seed (int, optional): base seed. Masks are drawn from a private
-            generator seeded from ``(seed, rank, step)``, so every rank draws
-            different masks, a run is reproducible, and ``step`` (a buffer saved
-            in checkpoints) makes a resumed run draw the masks it would have
-            drawn. ``None`` takes the global torch seed at construction (which
-            MMEngine sets from ``randomness.seed`` before building the model).
+        teacher_ratio (float): fraction hidden from the (default) teacher, strictly
+            lower than ``student_ratio``; 0 gives the teacher the full view. Further
+            teachers may ask for other ratios (``extra_teachers[i].teacher_ratio``).
+        mode (str): ``'random'`` (independent per token; images and videos),
+            ``'tube'`` (one spatial mask per clip repeated over all temporal slots:
+            the official ``t_consist``) or ``'block'`` (BEiT block-wise masking of
+            the student's hidden set, per temporal slot group; MaskDistill).
+        seed (int, optional): base seed. Masks are drawn from a private generator
+            seeded from ``(seed, rank, step)``, so every rank draws different masks, a
+            run is reproducible, and ``step`` (a buffer saved in checkpoints) makes a
+            resumed run draw the masks it would have drawn. ``None`` takes the global
+            torch seed at construction (MMEngine sets it from ``randomness.seed``
+            before building the model).
+        min_block (int): smallest block (in tokens) of ``'block'`` mode.
     """
 
-    MODES = ('random', 'tube')
+    MODES = ('random', 'tube', 'block')
 
     def __init__(self,
                  student_ratio: float = 0.75,
                  teacher_ratio: float = 0.5,
                  mode: str = 'random',
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None,
+                 min_block: int = 4):
         super().__init__()
         for key, value in (('student_ratio', student_ratio), ('teacher_ratio', teacher_ratio)):
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f'mask_generator.{key}={value} must lie in [0, 1).')
-        if teacher_ratio >= student_ratio:
-            raise ValueError(
-                f'mask_generator.teacher_ratio={teacher_ratio} must be lower than '
-                f'mask_generator.student_ratio={student_ratio}: the teacher must see '
-                'strictly more tokens than the student.')
+        self.check_teacher_ratio(teacher_ratio, 'mask_generator.teacher_ratio', student_ratio)
         if mode not in self.MODES:
             raise ValueError(f'mask_generator.mode={mode!r} must be one of {self.MODES}.')
         self.student_ratio = float(student_ratio)
         self.teacher_ratio = float(teacher_ratio)
         self.mode = mode
+        self.min_block = int(min_block)
         self.seed = int(torch.initial_seed() if seed is None else seed) % (2**31)
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self._generators = {}
+
+    def check_teacher_ratio(self, ratio: float, key: str, student_ratio: Optional[float] = None):
+        student_ratio = self.student_ratio if student_ratio is None else student_ratio
+        if not 0.0 <= float(ratio) < 1.0:
+            raise ValueError(f'{key}={ratio} must lie in [0, 1).')
+        if ratio >= student_ratio:
+            raise ValueError(
+                f'{key}={ratio} must be lower than mask_generator.student_ratio='
+                f'{student_ratio}: the teacher must see strictly more tokens than the student.')
 
     def extra_repr(self) -> str:
         return (f'student_ratio={self.student_ratio}, teacher_ratio={self.teacher_ratio}, '
@@ -115,13 +159,34 @@ class AsymmetricMaskGenerator(nn.Module):
         gen.manual_seed((self.seed * 1_000_003 + get_rank() * 7_919 + int(self.step)) % (2**63))
         return gen
 
-    def counts(self, grid: Sequence[int]) -> Tuple[int, int]:
-        """``(n_student, n_teacher)`` visible tokens for a ``(T, H, W)`` grid."""
-        t, h, w = grid
-        if self.mode == 'tube':
-            return t * num_visible(h * w, self.student_ratio), t * num_visible(h * w, self.teacher_ratio)
-        n = t * h * w
-        return num_visible(n, self.student_ratio), num_visible(n, self.teacher_ratio)
+    def _block_order(self, batch_size, t, h, w, n_hidden, gen, device) -> torch.Tensor:
+        """Orders whose hidden part is made of BEiT-style rectangular blocks.
+
+        Blocks of ``min_block``..remaining tokens with aspect ratio in [0.3, 1/0.3]
+        are added (the same blocks in every temporal slot) until they cover
+        ``n_hidden`` positions; visible positions come first in random order, block
+        positions last, so counts stay exact whatever the blocks cover.
+        """
+        def uniform(low, high):
+            return low + (high - low) * float(torch.rand((), generator=gen, device=device))
+
+        orders = []
+        for _ in range(batch_size):  # a handful of scalar draws per sample
+            hidden = torch.zeros(h, w, dtype=torch.bool, device=device)
+            for _ in range(100):
+                covered = int(hidden.sum()) * t
+                if covered >= n_hidden:
+                    break
+                area = uniform(self.min_block, max(self.min_block, (n_hidden - covered) / t))
+                aspect = math.exp(uniform(math.log(0.3), math.log(1 / 0.3)))
+                bh = max(1, min(h, int(round(math.sqrt(area * aspect)))))
+                bw = max(1, min(w, int(round(math.sqrt(area / aspect)))))
+                top, left = int(uniform(0, h - bh + 1)), int(uniform(0, w - bw + 1))
+                hidden[top:top + bh, left:left + bw] = True
+            block = hidden.flatten().repeat(t).float()
+            noise = torch.rand(t * h * w, generator=gen, device=device)
+            orders.append((block + 0.5 * noise).argsort())
+        return torch.stack(orders)
 
     @torch.no_grad()
     def forward(self, batch_size: int, grid: Sequence[int], device=None) -> AsymMask:
@@ -135,27 +200,17 @@ class AsymmetricMaskGenerator(nn.Module):
         t, h, w = (int(g) for g in grid)
         device = torch.device(device) if device is not None else self.step.device
         gen = self._generator(device)
-        if self.mode == 'tube':
-            # one spatial order per sample, shared by every temporal slot
-            order = torch.rand(batch_size, h * w, generator=gen, device=device).argsort(dim=1)
-            n_s, n_t = num_visible(h * w, self.student_ratio), num_visible(h * w, self.teacher_ratio)
-            offsets = torch.arange(t, device=device).view(1, t, 1) * (h * w)
-
-            def expand(spatial):  # (B, k) spatial ids -> (B, t * k) sorted token ids
-                return (spatial.sort(dim=1).values.unsqueeze(1) + offsets).flatten(1)
-        else:
-            order = torch.rand(batch_size, t * h * w, generator=gen, device=device).argsort(dim=1)
-            n_s, n_t = num_visible(t * h * w, self.student_ratio), num_visible(t * h * w, self.teacher_ratio)
-
-            def expand(ids):
-                return ids.sort(dim=1).values
+        tube = self.mode == 'tube'
+        length = h * w if tube else t * h * w
+        n_s = num_visible(length, self.student_ratio)
         if n_s < 1:
             raise ValueError(
                 f'mask_generator.student_ratio={self.student_ratio} leaves the student no '
                 f'visible token on a {t}x{h}x{w} grid.')
+        if self.mode == 'block':
+            order = self._block_order(batch_size, t, h, w, length - n_s, gen, device)
+        else:
+            order = torch.rand(batch_size, length, generator=gen, device=device).argsort(dim=1)
         self.step += 1
-        return AsymMask(
-            ids_student=expand(order[:, :n_s]),
-            ids_diff=expand(order[:, n_s:n_t]),
-            ids_masked=expand(order[:, n_s:]),
-            grid=(t, h, w))
+        return AsymMask(order=order, num_student=n_s, teacher_ratio=self.teacher_ratio,
+                        grid=(t, h, w), tube=tube)

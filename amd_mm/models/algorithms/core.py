@@ -23,17 +23,7 @@ import torch.nn as nn
 
 from ...registry import build_model
 from ..utils.tokens import gather_tokens, pixel_targets
-
-
-def _as_layers(value, key: str) -> List[int]:
-    if value is None:
-        return []
-    if isinstance(value, int):
-        value = [value]
-    try:
-        return [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise ValueError(f'{key}={value!r} must be a list of 1-based layer indices') from None
+from .branch import DistillBranch
 
 
 class AsymmetricDistillMixin:
@@ -55,6 +45,16 @@ class AsymmetricDistillMixin:
         loss_rec / loss_dir / loss_gen (dict, optional): :class:`AlignLoss` configs
             whose ``loss_weight`` is the term's weight; None switches a term off.
         target_norm (str): pixel target normalisation (see ``pixel_targets``).
+        extra_teachers (list[dict]): more teachers (MVD co-teaching), each a dict
+            with ``name`` (suffix of its loss terms), ``teacher``, ``student_layers``,
+            ``teacher_layers`` and optionally ``projection``, ``generator``,
+            ``loss_dir``, ``loss_gen``, ``loss_global``, ``teacher_ratio`` (its own
+            mask ratio).
+        loss_global (dict, optional): image-level contrastive target of the first
+            teacher (:class:`InfoNCELoss`; MimCo).
+
+    Each teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
+    ``self.branches``; ``self.teacher`` is the first teacher.
     """
 
     def init_distill(self,
@@ -69,6 +69,8 @@ class AsymmetricDistillMixin:
                      loss_dir: Optional[dict],
                      loss_gen: Optional[dict],
                      target_norm: str,
+                     extra_teachers: Sequence[dict] = (),
+                     loss_global: Optional[dict] = None,
                      registry=None):
         build = lambda cfg: build_model(cfg, registry)  # noqa: E731
         student = self.backbone
@@ -83,85 +85,67 @@ class AsymmetricDistillMixin:
             self.decoder = build(decoder)
         self.loss_rec = build(loss_rec) if self.decoder is not None else None
 
-        # The frozen teacher is held outside the module tree: it is not in
-        # parameters() (so never in the optimizer, nor synchronised by DDP), not in
-        # state_dict() unless save_teacher, and not re-initialised by the runner;
-        # _apply() still moves / casts it with the model.
-        self.__dict__['teacher'] = build(teacher) if teacher is not None else None
-        self.student_layers = _as_layers(student_layers, 'model.student_layers')
-        self.teacher_layers = _as_layers(teacher_layers, 'model.teacher_layers')
-        self.loss_dir = self.loss_gen = None
-        self.heads = self.generators = None
-        if self.teacher is None:
-            if self.decoder is None:
-                raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
-                                 '(nothing would be learned).')
-            return
-        self._check_layers(student, self.teacher)
-        if loss_dir is None and (generator is None or loss_gen is None):
-            raise ValueError('model: a teacher is set but loss_dir is None and the generative '
-                             'branch is off (generator / loss_gen None): the teacher would be unused.')
-        s_dim, t_dim = student.enc_width, self.teacher.enc_width
-        if projection:
-            self.heads = nn.ModuleList(
-                nn.Linear(s_dim, t_dim, bias=False) for _ in self.student_layers)
-            for head in self.heads:
-                nn.init.xavier_uniform_(head.weight)
-        elif s_dim != t_dim:
-            raise ValueError(
-                f'model.projection=False but the student width {s_dim} differs from the '
-                f'teacher width {t_dim}: set model.projection=True.')
-        self.loss_dir = build(loss_dir) if loss_dir is not None else None
-        if generator is not None and loss_gen is not None:
-            generator = dict(generator)
-            generator.setdefault('embed_dims', t_dim)
-            if generator['embed_dims'] != t_dim:
-                raise ValueError(f"model.generator.embed_dims={generator['embed_dims']} must equal "
-                                 f'the teacher width {t_dim}.')
-            self.generators = nn.ModuleList(build(generator) for _ in self.student_layers)
-            self.loss_gen = build(loss_gen)
+        # one DistillBranch per teacher: the top-level keys describe the first,
+        # extra_teachers[i] (same keys plus name and teacher_ratio) the others
+        specs = []
+        if teacher is not None:
+            specs.append(('', 'model.', dict(
+                teacher=teacher, generator=generator, student_layers=student_layers,
+                teacher_layers=teacher_layers, projection=projection, loss_dir=loss_dir,
+                loss_gen=loss_gen, loss_global=loss_global)))
+        elif extra_teachers:
+            raise ValueError('model.extra_teachers needs model.teacher (the first teacher).')
+        for i, extra in enumerate(extra_teachers):
+            extra = dict(extra)
+            name = extra.pop('name', None)
+            if not name or name in [s[0] for s in specs]:
+                raise ValueError(f'model.extra_teachers[{i}].name must be a unique non-empty string')
+            specs.append((name, f'model.extra_teachers[{i}].', extra))
+        self.branch_names = [name for name, _, _ in specs]
+        self.branches = nn.ModuleList()
+        for name, key, spec in specs:
+            ratio = spec.pop('teacher_ratio', None)
+            if ratio is not None:
+                self.mask_generator.check_teacher_ratio(ratio, f'{key}teacher_ratio')
+            unknown = set(spec) - {'teacher', 'generator', 'student_layers', 'teacher_layers',
+                                   'projection', 'loss_dir', 'loss_gen', 'loss_global'}
+            if unknown:
+                raise ValueError(f'{key[:-1]} has unknown keys {sorted(unknown)}')
+            self.branches.append(DistillBranch(
+                build(spec.pop('teacher')), student, build, key, teacher_ratio=ratio, **spec))
+        if not self.branches and self.decoder is None:
+            raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
+                             '(nothing would be learned).')
+        self.student_layers = sorted({l for b in self.branches for l in b.student_layers})
 
-    def _check_layers(self, student, teacher):
-        s, t = self.student_layers, self.teacher_layers
-        if not s or len(s) != len(t):
-            raise ValueError(f'model.student_layers={s} and model.teacher_layers={t} must be '
-                             'non-empty lists of the same length (paired in order).')
-        for key, layers, depth in (('student_layers', s, student.enc_depth),
-                                   ('teacher_layers', t, teacher.enc_depth)):
-            bad = [layer for layer in layers if not 1 <= layer <= depth]
-            if bad:
-                raise ValueError(f'model.{key}={layers}: layer {bad[0]} is out of range; the '
-                                 f'{key.split("_")[0]} has {depth} blocks (layers are 1-based).')
+    @property
+    def teacher(self):
+        """The (first) frozen teacher, or None (OpenMMLab convention: ``model.teacher``)."""
+        return self.branches[0].teacher if len(self.branches) else None
+
+    @property
+    def teachers(self) -> list:
+        return [b.teacher for b in self.branches]
 
     # -- the step ------------------------------------------------------------
     def distill_loss(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """All loss terms for a batch of normalised images ``(B, 3, H, W)`` or clips
-        ``(B, 3, T, H, W)``."""
+        ``(B, 3, T, H, W)``: ``loss_rec``, and ``loss_dir`` / ``loss_gen`` per teacher
+        (suffixed ``_<name>`` for the extra teachers)."""
         student = self.backbone
         grid = student.token_grid(inputs)
         masks = self.mask_generator(inputs.shape[0], grid, inputs.device)
         self.last_masks = masks  # for hooks (DistSanityHook, visualisation)
-        latent, taps = student.forward_masked(
-            inputs, masks.ids_student, out_layers=self.student_layers if self.teacher else (),
-            final_norm=self.decoder is not None)
+        latent, taps = student.forward_masked(inputs, masks.ids_student, out_layers=self.student_layers)
         losses = {}
         if self.decoder is not None:
             target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size, self.target_norm)
             pred = self.decoder(latent, masks.ids_student, masks.ids_masked, grid)
             losses['loss_rec'] = self.loss_rec(pred, gather_tokens(target, masks.ids_masked))
-        if self.teacher is None:
-            return losses
-        use_gen = self.generators is not None and masks.ids_diff.shape[1] > 0
-        t_student, t_diff = self.teacher(
-            inputs, masks.ids_student, masks.ids_diff if use_gen else None, self.teacher_layers)
-        projected = [head(tap) for head, tap in zip(self.heads, taps)] if self.heads else taps
-        if self.loss_dir is not None:
-            losses['loss_dir'] = sum(
-                self.loss_dir(p, t) for p, t in zip(projected, t_student)) / len(projected)
-        if use_gen:
-            losses['loss_gen'] = sum(
-                self.loss_gen(gen(p, masks.ids_student, masks.ids_diff, grid), t)
-                for gen, p, t in zip(self.generators, projected, t_diff)) / len(projected)
+        by_layer = dict(zip(self.student_layers, taps))
+        for name, branch in zip(self.branch_names, self.branches):
+            for term, value in branch(inputs, by_layer, masks, latent).items():
+                losses[f'{term}_{name}' if name else term] = value
         return losses
 
     # -- what the reliability tools report ----------------------------------
@@ -180,39 +164,31 @@ class AsymmetricDistillMixin:
         self.last_loss_terms = {k: float(v) for k, v in log_vars.items()}
         return loss, log_vars
 
-    # -- the frozen teacher outside the module tree ---------------------------
-    def _apply(self, fn, *args, **kwargs):
-        super()._apply(fn, *args, **kwargs)
-        if self.__dict__.get('teacher') is not None:
-            self.teacher._apply(fn, *args, **kwargs)
-        return self
-
+    # -- checkpoints -----------------------------------------------------------
     def init_teacher_checkpointing(self, save_teacher: bool):
-        """Keep the frozen teacher out of saved checkpoints unless ``save_teacher``.
+        """Keep the frozen teachers out of saved checkpoints unless ``save_teacher``.
 
-        With ``save_teacher=True`` its weights are written under ``teacher.`` and
-        loaded back from there; otherwise the teacher comes from
-        ``teacher.checkpoint`` at build time, also when resuming.
+        With ``save_teacher=True`` their weights are written under ``teacher.`` (the
+        first) and ``teacher_<name>.`` (extra teachers) and loaded back from there;
+        otherwise the teachers come from their ``checkpoint`` at build time, also
+        when resuming.
         """
         self.save_teacher = save_teacher
-        if self.teacher is None:
-            return
+        prefixes = ['teacher.' if not name else f'teacher_{name}.' for name in self.branch_names]
 
-        def add_teacher(module, state_dict, prefix, local_metadata):
+        def add_teachers(module, state_dict, prefix, local_metadata):
             if module.save_teacher:
-                for key, value in module.teacher.state_dict().items():
-                    state_dict[prefix + 'teacher.' + key] = value
+                for key, branch in zip(prefixes, module.branches):
+                    for name, value in branch.teacher.state_dict().items():
+                        state_dict[prefix + key + name] = value
             return state_dict
 
-        def load_teacher(state_dict, prefix, *args, **kwargs):
-            keys = [k for k in state_dict if k.startswith(prefix + 'teacher.')]
-            if keys:
-                own = {k[len(prefix + 'teacher.'):]: state_dict.pop(k) for k in keys}
-                self.teacher.load_state_dict(own, strict=True)
+        def load_teachers(state_dict, prefix, *args, **kwargs):
+            for key, branch in zip(prefixes, self.branches):
+                keys = [k for k in state_dict if k.startswith(prefix + key)]
+                if keys:
+                    own = {k[len(prefix + key):]: state_dict.pop(k) for k in keys}
+                    branch.teacher.load_state_dict(own, strict=True)
 
-        self._register_state_dict_hook(add_teacher)
-        self._register_load_state_dict_pre_hook(load_teacher)
-
-    def extra_repr(self) -> str:
-        teacher = self.__dict__.get('teacher')
-        return f'(teacher, frozen, not a submodule): {teacher!r}' if teacher is not None else ''
+        self._register_state_dict_hook(add_teachers)
+        self._register_load_state_dict_pre_hook(load_teachers)

@@ -33,14 +33,16 @@ class AMD(AsymmetricDistillMixin, BaseSelfSupervisor):
                  loss_rec: Optional[dict] = dict(type='AlignLoss', mode='l2'),
                  loss_dir: Optional[dict] = dict(type='AlignLoss', mode='l2'),
                  loss_gen: Optional[dict] = dict(type='AlignLoss', mode='l2'),
+                 loss_global: Optional[dict] = None,
                  target_norm: str = 'patch',
+                 extra_teachers: Sequence[dict] = (),
                  save_teacher: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(backbone=backbone, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
                           teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
-                          registry=MODELS)
+                          extra_teachers, loss_global, registry=MODELS)
         self.init_teacher_checkpointing(save_teacher)
 
     def extract_feat(self, inputs: torch.Tensor):

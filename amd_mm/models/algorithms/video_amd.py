@@ -39,7 +39,9 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
                  loss_rec: Optional[dict] = dict(type='AlignLoss', mode='l2'),
                  loss_dir: Optional[dict] = dict(type='AlignLoss', mode='l2'),
                  loss_gen: Optional[dict] = dict(type='AlignLoss', mode='l2'),
+                 loss_global: Optional[dict] = None,
                  target_norm: str = 'patch_channel',
+                 extra_teachers: Sequence[dict] = (),
                  save_teacher: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -51,7 +53,7 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
         self.backbone = MODELS.build(backbone)
         self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
                           teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
-                          registry=MODELS)
+                          extra_teachers, loss_global, registry=MODELS)
         self.init_teacher_checkpointing(save_teacher)
 
     @staticmethod

@@ -129,3 +129,38 @@ class FrozenTeacher(BaseModule):
                 inputs, ids, out_layers=layers, stop_after=max(layers), final_norm=False)
         feats = [f.float() for f in feats]
         return [f[:, :n_s] for f in feats], [f[:, n_s:] for f in feats]
+
+
+@register_shared
+class FrameTeacher(FrozenTeacher):
+    """An image teacher applied frame by frame to clips (MVD's image teacher).
+
+    The image encoder (e.g. an MAE ``MaskedViT``) sees the first frame of every
+    tubelet (frames ``0, tubelet, 2 * tubelet, ...``) in full; its patch features
+    line up with the video tokens (``t * H * W + h * W + w``), and the requested
+    token subsets are gathered from them.
+
+    Args:
+        tubelet_size (int): the student's tubelet size. Other arguments as
+            :class:`FrozenTeacher`.
+    """
+
+    def __init__(self, backbone: dict, tubelet_size: int = 2, **kwargs):
+        super().__init__(backbone, **kwargs)
+        self.tubelet_size = int(tubelet_size)
+
+    @torch.no_grad()
+    def forward(self, inputs, ids_student, ids_diff, layers):
+        from ..utils.tokens import gather_tokens
+        if inputs.dim() != 5:
+            raise ValueError(f'FrameTeacher expects clips (B, C, T, H, W), got {tuple(inputs.shape)}')
+        b = inputs.shape[0]
+        frames = inputs[:, :, ::self.tubelet_size].transpose(1, 2).flatten(0, 1)  # (B*T', C, H, W)
+        use_amp = self.dtype is not None
+        with torch.autocast(inputs.device.type, dtype=self.dtype or torch.float32, enabled=use_amp):
+            _, feats = self.backbone.forward_masked(frames, None, out_layers=layers,
+                                                    stop_after=max(layers), final_norm=False)
+        feats = [f.float().reshape(b, -1, f.shape[-1]) for f in feats]  # (B, T' * H * W, C)
+        on_student = [gather_tokens(f, ids_student) for f in feats]
+        on_diff = [gather_tokens(f, ids_diff) for f in feats] if ids_diff is not None else None
+        return on_student, on_diff

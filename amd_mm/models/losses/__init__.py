@@ -1,3 +1,3 @@
-from .align_loss import AlignLoss
+from .align_loss import AlignLoss, InfoNCELoss
 
-__all__ = ['AlignLoss']
+__all__ = ['AlignLoss', 'InfoNCELoss']

@@ -47,3 +47,22 @@ class AlignLoss(nn.Module):
         else:
             loss = (1 - F.cosine_similarity(pred, target, dim=-1)).mean()
         return self.loss_weight * loss
+
+
+@register_shared
+class InfoNCELoss(nn.Module):
+    """Contrastive loss between two batches of global features (MimCo's image-level
+    target): sample ``i`` of ``pred`` must match sample ``i`` of ``target`` among all
+    targets of the batch. Features are L2-normalised; ``temperature`` scales logits."""
+
+    def __init__(self, temperature: float = 0.2, loss_weight: float = 1.0):
+        super().__init__()
+        self.temperature = temperature
+        self.loss_weight = float(loss_weight)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        pred = F.normalize(pred.float(), dim=-1)
+        target = F.normalize(target.detach().float(), dim=-1)
+        logits = pred @ target.t() / self.temperature
+        labels = torch.arange(pred.shape[0], device=pred.device)
+        return self.loss_weight * F.cross_entropy(logits, labels)

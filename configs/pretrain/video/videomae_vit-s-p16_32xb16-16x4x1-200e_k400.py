@@ -1,0 +1,6 @@
+# The fair baseline: plain VideoMAE for ViT-S/16 in the same code (no teacher: loss_rec only),
+# same data, schedule, masks and decoder as amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py.
+_base_ = ['./amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py']
+
+model = dict(teacher=None, generator=None, loss_dir=None, loss_gen=None,
+             mask_generator=dict(teacher_ratio=0.0))

@@ -1,0 +1,128 @@
+"""The masked-distillation family as configurations of the same components."""
+import glob
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from conftest import ROOT, run_tool
+
+IMAGE_TEACHER = dict(type='MaskedViT', img_size=32, patch_size=4,
+                     arch=dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=384))
+VIDEO_TEACHER = dict(type='MaskedVideoViT', img_size=32, patch_size=4, num_frames=8, tubelet_size=2,
+                     mlp_ratio=2, qkv_bias=True, embed_dims=96, depth=4, num_heads=4)
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpts(tmp_path_factory):
+    from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS
+    root = tmp_path_factory.mktemp('teachers')
+    out = {}
+    for name, registry, cfg in (('image', MMPRETRAIN_MODELS, IMAGE_TEACHER),
+                                ('video', MMACTION_MODELS, VIDEO_TEACHER)):
+        vit = registry.build(cfg)
+        vit.init_weights()
+        out[name] = str(root / f'{name}.pth')
+        torch.save({'state_dict': {'backbone.' + k: v for k, v in vit.state_dict().items()}}, out[name])
+    return out
+
+
+def build(config, teacher_ckpts, **overrides):
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    init_default_scope(cfg.default_scope)
+    from mmengine.registry import MODELS
+    model_cfg = cfg.model
+    model_cfg.update(overrides)
+    if model_cfg.get('teacher'):
+        model_cfg.teacher.checkpoint = teacher_ckpts['image' if 'MaskedViT' == model_cfg.teacher.backbone.type else 'video']
+    for extra in model_cfg.get('extra_teachers', []):
+        extra.teacher.checkpoint = teacher_ckpts['image' if 'MaskedViT' == extra.teacher.backbone.type else 'video']
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return model
+
+
+FAMILY = {
+    'configs/tiny/mvd_video_tiny.py': {'loss_gen', 'loss_gen_vid'},
+    'configs/tiny/amd_mvd_video_tiny.py': {'loss_rec', 'loss_dir', 'loss_gen', 'loss_dir_img', 'loss_gen_img'},
+    'configs/tiny/maskdistill_image_tiny.py': {'loss_gen'},
+    'configs/tiny/mimco_image_tiny.py': {'loss_gen', 'loss_global'},
+    'configs/tiny/amd_fullview_image_tiny.py': {'loss_rec', 'loss_dir', 'loss_gen'},
+    'configs/tiny/amd_normfeat_image_tiny.py': {'loss_rec', 'loss_dir', 'loss_gen'},
+}
+
+
+@pytest.mark.parametrize('config', sorted(FAMILY))
+def test_family_tiny_config_trains_end_to_end(config, demo_root, teacher_ckpts, tmp_path):
+    video = 'video' in config
+    opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1']
+    if video:
+        opts += [f'train_dataloader.dataset.ann_file={demo_root}/videos/train_list.txt',
+                 f'train_dataloader.dataset.data_prefix.video={demo_root}/videos',
+                 'train_dataloader.batch_size=4']
+    else:
+        opts += [f'train_dataloader.dataset.data_root={demo_root}/images/']
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    kind = lambda t: 'image' if t.backbone.type == 'MaskedViT' else 'video'  # noqa: E731
+    opts.append(f'model.teacher.checkpoint={teacher_ckpts[kind(cfg.model.teacher)]}')
+    for i, extra in enumerate(cfg.model.get('extra_teachers', [])):
+        opts.append(f'model.extra_teachers.{i}.teacher.checkpoint={teacher_ckpts[kind(extra.teacher)]}')
+    run_tool('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
+    (path,) = glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
+    rows = [json.loads(line) for line in open(path) if '"loss"' in line]
+    assert rows
+    logged = {k for k in rows[-1] if k.startswith('loss_')}
+    assert logged == FAMILY[config]
+    assert all(torch.isfinite(torch.tensor(r['loss'])) for r in rows)
+
+
+def test_mvd_runs_two_teachers_with_separate_decoders(teacher_ckpts):
+    model = build('configs/tiny/mvd_video_tiny.py', teacher_ckpts)
+    assert len(model.branches) == 2 and model.branch_names == ['', 'vid']
+    image_teacher, video_teacher = model.teachers
+    assert type(image_teacher).__name__ == 'FrameTeacher' and type(video_teacher).__name__ == 'FrozenTeacher'
+    g0, g1 = (set(map(id, b.generators.parameters())) for b in model.branches)
+    assert g0 and g1 and not g0 & g1
+    calls = []
+    for t in model.teachers:
+        t.register_forward_hook(lambda m, a, o: calls.append(type(m).__name__))
+    losses = model(torch.randn(2, 1, 3, 8, 32, 32), mode='loss')
+    assert calls == ['FrameTeacher', 'FrozenTeacher']
+    assert set(losses) == {'loss_gen', 'loss_gen_vid'}
+
+
+def test_frame_teacher_features_are_per_frame_image_features(teacher_ckpts):
+    model = build('configs/tiny/mvd_video_tiny.py', teacher_ckpts)
+    frame_teacher = model.teachers[0]
+    clip = torch.randn(1, 3, 8, 32, 32)
+    ids = torch.arange(4 * 64).unsqueeze(0)
+    feats, _ = frame_teacher(clip, ids, None, [4])
+    _, ref = frame_teacher.backbone.forward_masked(clip[:, :, 2], None, out_layers=[4], final_norm=False)
+    torch.testing.assert_close(feats[0][:, 64:128], ref[0])  # tubelet 1 = frame 2
+
+
+def test_full_view_teacher_sees_every_token(teacher_ckpts):
+    model = build('configs/tiny/amd_fullview_image_tiny.py', teacher_ckpts)
+    seen = []
+    model.teacher.register_forward_hook(
+        lambda m, args, out: seen.append(torch.cat([args[1], args[2]], dim=1)))
+    model.loss(torch.randn(2, 3, 32, 32))
+    (ids,) = seen
+    assert ids.shape == (2, 64)
+    assert all(sorted(row.tolist()) == list(range(64)) for row in ids)
+
+
+def test_removing_the_teacher_gives_exactly_the_mae_objective(teacher_ckpts):
+    amd = build('configs/tiny/amd_image_tiny.py', teacher_ckpts)
+    mae = build('configs/tiny/amd_image_tiny.py', teacher_ckpts, teacher=None, generator=None,
+                loss_dir=None, loss_gen=None)
+    missing, unexpected = mae.load_state_dict(amd.state_dict(), strict=False)
+    assert not missing and all(k.startswith('branches.') for k in unexpected)
+    x = torch.randn(4, 3, 32, 32)
+    amd.mask_generator.seed = mae.mask_generator.seed = 3
+    a, m = amd.loss(x), mae.loss(x)
+    assert set(m) == {'loss_rec'}
+    assert torch.equal(a['loss_rec'], m['loss_rec'])
