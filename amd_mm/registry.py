@@ -24,6 +24,10 @@ def build_model(cfg, registry=None):
     The registry defaults to mmpretrain's; both hold every shared component.
     """
     import torch.nn as nn
+    from mmengine.registry import DefaultScope
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
-    return (registry or MMPRETRAIN_MODELS).build(cfg)
+    registry = registry or MMPRETRAIN_MODELS
+    # build in the registry's own scope, whatever the current default scope is
+    with DefaultScope.overwrite_default_scope(registry.scope):
+        return registry.build(cfg)

@@ -49,8 +49,8 @@ def image_amd_cfg(teacher_ckpt=None, teacher=True, **overrides):
 
 
 def build_image_amd(**kwargs):
-    from amd_mm.registry import MMPRETRAIN_MODELS
-    model = MMPRETRAIN_MODELS.build(image_amd_cfg(**kwargs))
+    from amd_mm.registry import MMPRETRAIN_MODELS, build_model
+    model = build_model(image_amd_cfg(**kwargs), MMPRETRAIN_MODELS)
     model.init_weights()
     return model
 

@@ -52,6 +52,8 @@ def test_config_builds_model_and_dataset(path, demo_root):
     model_cfg = cfg.model.copy()
     if model_cfg.get('teacher'):
         model_cfg.teacher.checkpoint = None
+    for extra in model_cfg.get('extra_teachers', []):
+        extra.teacher.checkpoint = None
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.backbone.parameters()) > 0
     if getattr(model, 'teacher', None) is not None:

@@ -3,7 +3,7 @@ import os.path as osp
 import pytest
 import torch
 
-from amd_mm.registry import MMACTION_MODELS
+from amd_mm.registry import MMACTION_MODELS, build_model
 
 VIT = dict(type='MaskedVideoViT', img_size=32, patch_size=4, num_frames=8, tubelet_size=2,
            mlp_ratio=2, qkv_bias=True, norm_cfg=dict(type='LN', eps=1e-6))
@@ -21,7 +21,7 @@ def build_video_amd(teacher_ckpt=None, **overrides):
         generator=dict(type='FeatureGenerator', depth=1, num_heads=4),
         student_layers=[2, 4], teacher_layers=[2, 4])
     cfg.update(overrides)
-    model = MMACTION_MODELS.build(cfg)
+    model = build_model(cfg, MMACTION_MODELS)
     model.init_weights()
     return model
 

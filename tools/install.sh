@@ -21,13 +21,13 @@ log() { printf '[install] %s\n' "$*"; }
 # 1. Build tooling. setuptools >= 81 has no pkg_resources (mmcv's setup.py and
 #    mmengine's `pkg::` config bases need it); torch 2.14.1 needs >= 77.0.3.
 if ! $PYTHON - <<'PY' 2>/dev/null
-import setuptools, pkg_resources
+import setuptools, pkg_resources, wheel, packaging
 v = tuple(int(x) for x in setuptools.__version__.split('.')[:2])
 assert (77, 0) <= v < (81, 0), v
 PY
 then
-  log "setuptools>=77.0.3,<81"
-  $PIP install -q "setuptools>=77.0.3,<81" wheel
+  log "setuptools>=77.0.3,<81 wheel packaging"
+  $PIP install -q "setuptools>=77.0.3,<81" wheel packaging
 fi
 
 # 2. torch + torchvision (CUDA builds that also run on CPU).
