@@ -1,0 +1,37 @@
+"""Shared pieces of the command-line tools (tools/train.py, tools/test.py, ...)."""
+import os
+import os.path as osp
+import re
+import sys
+
+_BUILD_PREFIX = re.compile(r'class `\w+` in [^:]+: ')
+
+
+def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
+    """Read a config, apply ``--cfg-options`` and settle the work_dir, as OpenMMLab tools do."""
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise SystemExit(f'config file {path!r} does not exist')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def run_main(main, argv=None):
+    """Run ``main``; configuration and data errors end with one clear sentence (exit 2)
+    instead of a traceback through MMEngine's builders. ``AMD_MM_DEBUG=1`` re-raises."""
+    from ..datasets.transforms import BadImageError, BadVideoError
+    try:
+        return main(argv)
+    except (ValueError, FileNotFoundError, BadVideoError, BadImageError, FloatingPointError) as err:
+        if os.environ.get('AMD_MM_DEBUG'):
+            raise
+        message = _BUILD_PREFIX.sub('', str(err))
+        print(f'{type(err).__name__}: {message}\n(set AMD_MM_DEBUG=1 for the traceback)', file=sys.stderr)
+        sys.exit(2)
