@@ -161,7 +161,8 @@ class AsymmetricDistillMixin:
 
     def parse_losses(self, losses):
         loss, log_vars = super().parse_losses(losses)
-        self.last_loss_terms = {k: float(v) for k, v in log_vars.items()}
+        self.last_loss_terms = {k: float(v.detach()) if torch.is_tensor(v) else float(v)
+                                for k, v in log_vars.items()}
         return loss, log_vars
 
     # -- checkpoints -----------------------------------------------------------
