@@ -30,10 +30,10 @@ Fixes:
   CUDA device, the process group is initialised without ``set_device`` and DDP
   gets no ``device_ids`` (gloo on CPU: the CI tests of ``tools/dist_train.sh``).
   GPU runs are unchanged.
-* **numpy 2 removed ``np.trapz``, ``np.in1d`` and ``np.Inf``**, still used by a
-  few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2 retrieval
-  metrics, mmaction2 ``PoseCompact``). The old names are restored as aliases of
-  their numpy 2 replacements when missing.
+* **numpy 2 removed ``np.trapz``, ``np.in1d``, ``np.Inf`` and ``np.NAN``**, still
+  used by a few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2
+  retrieval metrics, mmaction2 ``PoseCompact``, mmaction2's AVA mAP). The old
+  names are restored as aliases of their numpy 2 replacements when missing.
 """
 import importlib.util
 import sys
@@ -111,7 +111,7 @@ def fix_mmengine_torch_load():
 
 @_once
 def fix_numpy2_aliases():
-    """Restore ``np.trapz``, ``np.in1d`` and ``np.Inf`` removed in numpy 2."""
+    """Restore ``np.trapz``, ``np.in1d``, ``np.Inf`` and ``np.NAN`` removed in numpy 2."""
     if not hasattr(np, 'trapz') and hasattr(np, 'trapezoid'):
         np.trapz = np.trapezoid
     if not hasattr(np, 'in1d'):
@@ -119,6 +119,8 @@ def fix_numpy2_aliases():
             np.asarray(ar1).ravel(), ar2, assume_unique=assume_unique, invert=invert)
     if not hasattr(np, 'Inf'):
         np.Inf = np.inf
+    if not hasattr(np, 'NAN'):  # mmaction2's AVA evaluation (ava_evaluation/metrics.py)
+        np.NAN = np.nan
 
 
 @_once

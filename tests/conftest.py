@@ -21,10 +21,11 @@ TINY_STUDENT = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channe
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):
     """Small real data written by the project's own generator (images and mp4 videos)."""
-    from amd_mm.utils import demo_data
+    from amd_mm.utils import demo_ava, demo_data
     root = str(tmp_path_factory.mktemp('demo'))
     demo_data.make_images(root, num_train=96, num_val=32)
     demo_data.make_videos(root, num_train=8, num_val=4)
+    demo_ava.make_ava(root)
     return root
 
 
@@ -55,11 +56,30 @@ def build_image_amd(**kwargs):
     return model
 
 
-def run_tool(*args, timeout=900, check=True):
-    """Run a script of tools/ the way a user does, from the repository root."""
+def run_tool(*args, timeout=900, check=True, cwd=ROOT):
+    """Run a script of tools/ the way a user does (from the repository root by default)."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+    args = [osp.join(ROOT, a) if a.startswith(('tools/', 'configs/')) and cwd != ROOT else a
+            for a in args]
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
     return proc
+
+
+def assert_backbone_initialised_from(config, student_ckpt, **overrides):
+    """The toolbox's own fine-tuning backbone holds the student's weights after init."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.model.backbone.init_cfg.checkpoint = student_ckpt
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    student = torch.load(student_ckpt, map_location='cpu', weights_only=False)['state_dict']
+    own = model.backbone.state_dict()
+    shared = [k for k in own if 'backbone.' + k in student]
+    assert len(shared) >= len(own) - 2  # all but a new pooling norm
+    for k in shared:
+        assert torch.equal(own[k], student['backbone.' + k]), k

@@ -30,6 +30,7 @@ def test_numpy2_aliases():
     assert np.trapz([1.0, 1.0, 1.0]) == 2.0
     assert np.in1d([1, 2, 3], [2]).tolist() == [False, True, False]
     assert np.Inf == np.inf
+    assert np.isnan(np.NAN)
 
 
 def test_mmengine_checkpoint_with_history_buffer_loads(tmp_path):

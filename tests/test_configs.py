@@ -34,6 +34,14 @@ def point_to_demo(dataset: dict, demo_root: str):
     elif kind == 'RawframeDataset':
         dataset.update(ann_file=osp.join(demo_root, 'rawframes', 'train_list.txt'),
                        data_prefix=dict(img=osp.join(demo_root, 'rawframes')))
+    elif kind == 'AVADataset':
+        ann = osp.join(demo_root, 'ava', 'annotations')
+        dataset.update(ann_file=osp.join(ann, 'ava_train_v2.2.csv'),
+                       exclude_file=osp.join(ann, 'ava_train_excluded_timestamps_v2.2.csv'),
+                       label_file=osp.join(ann, 'ava_action_list_v2.2.pbtxt'),
+                       proposal_file=osp.join(ann, 'ava_dense_proposals_train.pkl'),
+                       data_prefix=dict(img=osp.join(demo_root, 'ava', 'rawframes')),
+                       timestamp_start=1, timestamp_end=6, fps=4)
     elif kind == 'RepeatDataset' or 'dataset' in dataset:
         point_to_demo(dataset['dataset'], demo_root)
     else:
@@ -54,6 +62,7 @@ def test_config_builds_model_and_dataset(path, demo_root):
         model_cfg.teacher.checkpoint = None
     for extra in model_cfg.get('extra_teachers', []):
         extra.teacher.checkpoint = None
+    model_cfg.get('backbone', {}).pop('init_cfg', None)  # fine-tuning checkpoints are not here
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.backbone.parameters()) > 0
     if getattr(model, 'teacher', None) is not None:

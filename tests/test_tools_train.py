@@ -6,31 +6,13 @@ import os.path as osp
 
 import torch
 
-from conftest import run_tool
+from conftest import assert_backbone_initialised_from, run_tool
 
 
 def scalars(work_dir):
     (path,) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(path) as f:
         return [json.loads(line) for line in f if 'loss' in line]
-
-
-def assert_backbone_initialised_from(config, student_ckpt):
-    """The toolbox's own fine-tuning backbone holds the student's weights after init."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-    from conftest import ROOT
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    init_default_scope(cfg.default_scope)
-    cfg.model.backbone.init_cfg.checkpoint = student_ckpt
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    student = torch.load(student_ckpt, map_location='cpu', weights_only=False)['state_dict']
-    own = model.backbone.state_dict()
-    shared = [k for k in own if 'backbone.' + k in student]
-    assert len(shared) >= len(own) - 2  # all but the new pooling norm
-    for k in shared:
-        assert torch.equal(own[k], student['backbone.' + k]), k
 
 
 def image_opts(demo_root, epochs):
