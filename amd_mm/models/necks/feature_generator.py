@@ -24,11 +24,16 @@ class FeatureGenerator(nn.Module):
         embed_dims (int): teacher width (filled in by the algorithm if None).
         depth (int): blocks (official: 2). num_heads (int): default
             ``embed_dims // 64``. mlp_ratio (float).
+        prune_last_block (bool): run the last block's projection and MLP only on the
+            teacher-only tokens it predicts (attention still sees every token): same
+            predictions, less compute. False runs it on every token (reference path).
     """
 
     def __init__(self, embed_dims: Optional[int] = None, depth: int = 2,
-                 num_heads: Optional[int] = None, mlp_ratio: float = 4.0):
+                 num_heads: Optional[int] = None, mlp_ratio: float = 4.0,
+                 prune_last_block: bool = True):
         super().__init__()
+        self.prune_last_block = prune_last_block
         if embed_dims is None:
             raise ValueError('FeatureGenerator needs embed_dims (the algorithm fills in the teacher width).')
         self.embed_dims = embed_dims
@@ -42,5 +47,7 @@ class FeatureGenerator(nn.Module):
         pos = sincos_pos_embed(grid, self.embed_dims, feats.device, feats.dtype).expand(b, -1, -1)
         visible = feats + gather_tokens(pos, ids_student)
         hidden = self.mask_token.to(feats.dtype) + gather_tokens(pos, ids_diff)
-        x = self.blocks(torch.cat([visible, hidden], dim=1))
-        return x[:, visible.shape[1]:]
+        n_out = hidden.shape[1]
+        x = self.blocks(torch.cat([visible, hidden], dim=1),
+                        num_out=n_out if self.prune_last_block else None)
+        return x[:, x.shape[1] - n_out:]

@@ -22,12 +22,16 @@ class PixelDecoder(nn.Module):
         out_dims (int): values per token, ``tubelet * patch**2 * 3`` (filled in by
             the algorithm if None).
         embed_dims (int): decoder width. depth (int), num_heads (int), mlp_ratio.
+        prune_last_block (bool): run the last block's projection and MLP only on the
+            hidden tokens it predicts (attention still sees every token): same
+            predictions, less compute. False runs it on every token (reference path).
     """
 
     def __init__(self, in_dims: Optional[int] = None, out_dims: Optional[int] = None,
                  embed_dims: int = 512, depth: int = 8, num_heads: int = 16,
-                 mlp_ratio: float = 4.0):
+                 mlp_ratio: float = 4.0, prune_last_block: bool = True):
         super().__init__()
+        self.prune_last_block = prune_last_block
         if in_dims is None or out_dims is None:
             raise ValueError('PixelDecoder needs in_dims and out_dims (the algorithm fills them in).')
         self.embed_dims = embed_dims
@@ -48,5 +52,7 @@ class PixelDecoder(nn.Module):
         pos = sincos_pos_embed(grid, self.embed_dims, latent.device, latent.dtype).expand(b, -1, -1)
         visible = self.embed(latent) + gather_tokens(pos, ids_visible)
         hidden = self.mask_token.to(latent.dtype) + gather_tokens(pos, ids_target)
-        x = self.blocks(torch.cat([visible, hidden], dim=1))
-        return self.head(self.norm(x[:, visible.shape[1]:]))
+        n_out = hidden.shape[1]
+        x = self.blocks(torch.cat([visible, hidden], dim=1),
+                        num_out=n_out if self.prune_last_block else None)
+        return self.head(self.norm(x[:, x.shape[1] - n_out:]))

@@ -3,6 +3,8 @@
 The encoders reuse the toolboxes' own blocks (so their weights load with no
 conversion); the pixel decoder and the feature generators use this one.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,12 +26,17 @@ class TransformerBlock(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_out: Optional[int] = None) -> torch.Tensor:
+        """``x (B, N, C)`` -> ``(B, N, C)``, or only the last ``num_out`` tokens
+        ``(B, num_out, C)``: attention still runs over every token (same values),
+        the projection, residual and MLP only for the tokens returned."""
         b, n, c = x.shape
         qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        attn = F.scaled_dot_product_attention(q, k, v)
-        x = x + self.proj(attn.transpose(1, 2).reshape(b, n, c))
+        attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
+        if num_out is not None and num_out < n:
+            attn, x, n = attn[:, n - num_out:], x[:, n - num_out:], num_out
+        x = x + self.proj(attn.reshape(b, n, c))
         return x + self.mlp(self.norm2(x))
 
 
@@ -43,3 +50,12 @@ class TransformerStack(nn.Sequential):
                 nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor, num_out: Optional[int] = None) -> torch.Tensor:
+        """Run every block; with ``num_out`` the last block computes (and the stack
+        returns) only the last ``num_out`` tokens, the only ones a decoder or
+        generator reads: less compute, same values."""
+        last = len(self) - 1
+        for index, block in enumerate(self):
+            x = block(x, num_out if index == last else None)
+        return x
