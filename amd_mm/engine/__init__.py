@@ -1,6 +1,7 @@
 from .hooks import DistSanityHook, RNGStateHook
 from .loops import ResumableEpochBasedTrainLoop
 from .optim_wrapper import NonFiniteGuardOptimWrapper
+from .visualization import MaskReconstructionVisHook
 
 __all__ = ['DistSanityHook', 'RNGStateHook', 'ResumableEpochBasedTrainLoop',
-           'NonFiniteGuardOptimWrapper']
+           'NonFiniteGuardOptimWrapper', 'MaskReconstructionVisHook']

@@ -1,0 +1,281 @@
+"""Pictures of what the model sees and what it reconstructs.
+
+:func:`render_reconstruction` draws, for a few samples of a batch, one row of panels:
+
+* **input** - the (un-normalised) image, or a few frames of a clip side by side;
+* **teacher** - the patches the teacher sees, the others grey (only with a teacher);
+* **student** - the patches the student sees, the others grey;
+* **reconstruction** - the student's prediction of its hidden patches, pasted among the
+  visible ones (only with a pixel decoder). The decoder predicts *normalised* patches
+  (``target_norm`` of the algorithm); they are mapped back with the true mean / std of
+  each target patch, as MAE's visualisations do, so the picture shows what the decoder
+  knows about the *shape* inside a patch, not its mean colour.
+
+:class:`MaskReconstructionVisHook` renders the current training batch every
+``interval`` iterations and writes it through the runner's visualizer
+(``vis_data/vis_image/*.png`` with ``LocalVisBackend``, TensorBoard images with
+``TensorboardVisBackend``). Drawing the masks does not advance the mask generator
+(its ``step`` buffer is restored), touches no global random state and leaves every
+module in the train / eval mode it was in, so a run with the hook trains exactly as
+one without.
+"""
+import math
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ..models.utils.tokens import as_clip, gather_tokens, patchify
+
+GREY = 0.5  # hidden patches, in [0, 1]
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+def unpatchify(patches: torch.Tensor, grid: Sequence[int], patch_size: int,
+               tubelet_size: int = 1) -> torch.Tensor:
+    """Inverse of :func:`~amd_mm.models.utils.tokens.patchify`:
+    ``(B, N, P, C)`` -> ``(B, C, T, H, W)``."""
+    b, _, _, c = patches.shape
+    gt, gh, gw = (int(g) for g in grid)
+    x = patches.reshape(b, gt, gh, gw, tubelet_size, patch_size, patch_size, c)
+    x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # b c gt pt gh ph gw pw
+    return x.reshape(b, c, gt * tubelet_size, gh * patch_size, gw * patch_size)
+
+
+def denormalise_prediction(pred: torch.Tensor, target_patches: torch.Tensor, norm: str,
+                           eps: float = 1e-6) -> torch.Tensor:
+    """Map decoder outputs back to input space.
+
+    Args:
+        pred: ``(B, K, P * C)`` predictions in the target space of ``norm``.
+        target_patches: ``(B, K, P, C)`` the true patches at the same tokens (their
+            mean / std undo the per-patch normalisation, as in MAE's visualisation).
+        norm: the algorithm's ``target_norm`` (``'patch'``, ``'patch_channel'``, ``'none'``).
+
+    Returns:
+        ``(B, K, P, C)`` patches in the (normalised) input space.
+    """
+    b, k, p, c = target_patches.shape
+    pred = pred.float().reshape(b, k, p, c)
+    t = target_patches.float()
+    if norm == 'patch':
+        flat = t.flatten(2)
+        mean = flat.mean(dim=-1, keepdim=True).unsqueeze(-1)
+        std = (flat.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt().unsqueeze(-1)
+        return pred * std + mean
+    if norm == 'patch_channel':
+        mean = t.mean(dim=2, keepdim=True)
+        std = t.var(dim=2, keepdim=True, unbiased=True).sqrt()
+        return pred * (std + eps) + mean
+    if norm == 'none':
+        return pred
+    raise ValueError(f'unknown target norm {norm!r}')
+
+
+def batch_inputs(model, data_batch) -> torch.Tensor:
+    """Normalised inputs of a dataloader batch, as the model receives them:
+    ``(B, 3, H, W)`` or ``(B, 3, T, H, W)`` (first view of multi-view batches)."""
+    data = model.data_preprocessor(data_batch, False)
+    inputs = data['inputs'] if isinstance(data, dict) else data[0]
+    if isinstance(inputs, (list, tuple)):
+        # a list of views (SelfSupDataPreprocessor), or of un-collated images
+        inputs = torch.stack(list(inputs)) if inputs[0].dim() == 3 else inputs[0]
+    if inputs.dim() == 6:  # (B, views, C, T, H, W): one view per video
+        inputs = inputs[:, 0]
+    return inputs
+
+
+def _pixel_stats(model, channels: int, device) -> tuple:
+    pre = getattr(model, 'data_preprocessor', None)
+    mean = getattr(pre, 'mean', None)
+    std = getattr(pre, 'std', None)
+    if mean is None or std is None or not getattr(pre, '_enable_normalize', True):
+        return (torch.zeros(channels, device=device), torch.ones(channels, device=device))
+    return mean.flatten()[:channels].to(device).float(), std.flatten()[:channels].to(device).float()
+
+
+@torch.no_grad()
+def reconstruct(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tensor]:
+    """Masks and reconstruction of normalised ``inputs`` by an AMD / MAE model.
+
+    Draws masks with ``model.mask_generator`` unless ``masks`` are given; the
+    generator's ``step`` is restored, so training draws the masks it would have drawn.
+    Modules run in eval mode and are put back in the mode they were in.
+
+    Returns a dict of ``(B, C, T, H, W)`` tensors in [0, 1] (``input``, ``student``,
+    optionally ``teacher`` and ``reconstruction``) and the ``masks``.
+    """
+    backbone, decoder = model.backbone, getattr(model, 'decoder', None)
+    clip = as_clip(inputs)
+    grid = backbone.token_grid(inputs)
+    patch, tubelet = backbone.enc_patch_size, backbone.enc_tubelet_size
+    if masks is None:
+        generator = model.mask_generator
+        step = generator.step.clone()
+        try:
+            masks = generator(inputs.shape[0], grid, inputs.device)
+        finally:
+            generator.step.copy_(step)
+
+    modules = [m for m in (backbone, decoder) if m is not None]
+    modes = [(m, m.training) for root in modules for m in root.modules()]
+    for root in modules:
+        root.eval()
+    try:
+        patches = patchify(clip, patch, tubelet)  # (B, N, P, C) normalised input space
+        recon = None
+        if decoder is not None:
+            latent, _ = backbone.forward_masked(inputs, masks.ids_student)
+            pred = decoder(latent, masks.ids_student, masks.ids_masked, grid)
+            hidden = gather_tokens(patches.flatten(2), masks.ids_masked).reshape(
+                pred.shape[0], pred.shape[1], *patches.shape[2:])
+            filled = denormalise_prediction(pred, hidden, getattr(model, 'target_norm', 'patch'))
+            recon = patches.clone().float()
+            index = masks.ids_masked[..., None, None].expand(-1, -1, *patches.shape[2:])
+            recon.scatter_(1, index, filled)
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+    mean, std = _pixel_stats(model, patches.shape[-1], inputs.device)
+
+    def to_unit(p: torch.Tensor) -> torch.Tensor:
+        return unpatchify((p.float() * std + mean) / 255.0, grid, patch, tubelet).clamp(0, 1)
+
+    def only(ids: torch.Tensor) -> torch.Tensor:
+        keep = masks.to_bool(ids)[..., None, None]
+        return to_unit(torch.where(keep, patches.float(), (GREY * 255.0 - mean) / std))
+
+    out = dict(input=to_unit(patches), student=only(masks.ids_student), masks=masks)
+    if getattr(model, 'teacher', None) is not None:
+        out['teacher'] = only(masks.ids_teacher)
+    if recon is not None:
+        out['reconstruction'] = to_unit(recon)
+    return out
+
+
+PANELS = (('input', 'input'), ('teacher', 'teacher sees'), ('student', 'student sees'),
+          ('reconstruction', 'reconstruction'))
+
+
+def _label(canvas: np.ndarray, text: str, x: int, y: int):
+    import cv2
+    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (20, 20, 20), 1, cv2.LINE_AA)
+
+
+def render_reconstruction(model, inputs: torch.Tensor, max_samples: int = 4, num_frames: int = 4,
+                          scale: Optional[int] = None, masks=None, title: Optional[str] = None
+                          ) -> np.ndarray:
+    """One picture (``uint8 (H, W, 3)`` RGB) of the masks and reconstructions of the first
+    ``max_samples`` samples of ``inputs`` (normalised, as the model receives them).
+
+    Each row is a sample; the columns are input, teacher-visible patches (when the
+    model has a teacher), student-visible patches and the reconstruction (when it has a
+    pixel decoder). A clip shows ``num_frames`` frames spread over its length side by
+    side in every panel. ``scale`` enlarges pixels (default: images of >= 96 px,
+    clip frames of >= 64 px).
+    """
+    inputs = inputs[:max_samples]
+    if masks is not None:
+        masks = _take(masks, inputs.shape[0])
+    views = reconstruct(model, inputs, masks)
+    _, _, t, h, w = views['input'].shape
+    frames = sorted({int(round(i)) for i in np.linspace(0, t - 1, max(1, min(num_frames, t)))})
+    scale = scale or max(1, math.ceil((96 if t == 1 else 64) / max(h, w)))
+    columns = [(key, name) for key, name in PANELS if key in views]
+    gap, header, left = 4, 16, 0
+    fw, fh = w * scale, h * scale
+    panel_w = len(frames) * fw + (len(frames) - 1) * 1
+    top = header + (14 if title else 0)
+    rows = inputs.shape[0]
+    height = top + rows * fh + (rows - 1) * gap
+    width = left + len(columns) * panel_w + (len(columns) - 1) * gap
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    if title:
+        _label(canvas, title, 2, 11)
+    for c, (key, name) in enumerate(columns):
+        x0 = left + c * (panel_w + gap)
+        suffix = f' (frames {",".join(str(f) for f in frames)})' if t > 1 and c == 0 else ''
+        _label(canvas, name + suffix, x0 + 2, top - 4)
+        pix = (views[key].permute(0, 2, 3, 4, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)  # B T H W C
+        for r in range(rows):
+            y0 = top + r * (fh + gap)
+            for i, f in enumerate(frames):
+                frame = pix[r, f].repeat(scale, axis=0).repeat(scale, axis=1)
+                xf = x0 + i * (fw + 1)
+                canvas[y0:y0 + fh, xf:xf + fw] = frame
+    return canvas
+
+
+def _take(masks, n: int):
+    """The masks of the first ``n`` samples."""
+    from dataclasses import replace
+    return replace(masks, order=masks.order[:n])
+
+
+@HOOKS.register_module()
+class MaskReconstructionVisHook(Hook):
+    """Every ``interval`` training iterations (and after the last one when
+    ``draw_last``), render the masks and reconstructions of up to ``max_samples``
+    samples of the current batch and write them with ``runner.visualizer.add_image``
+    (``<name>_<iter>.png`` under ``vis_data/vis_image`` with ``LocalVisBackend``).
+
+    Rank 0 only. Works for the image (``AMD``) and the video (``VideoAMD``)
+    algorithms, with or without a teacher; see :func:`render_reconstruction`.
+
+    Args:
+        interval (int): iterations between pictures (<= 0: only ``draw_last``).
+        max_samples (int): rows of the picture.
+        num_frames (int): frames shown per clip.
+        scale (int, optional): pixel enlargement.
+        draw_last (bool): also draw after the last training iteration.
+        name (str): image name for the visualizer.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 500, max_samples: int = 4, num_frames: int = 4,
+                 scale: Optional[int] = None, draw_last: bool = True,
+                 name: str = 'mask_reconstruction'):
+        self.interval = int(interval)
+        self.max_samples = int(max_samples)
+        self.num_frames = int(num_frames)
+        self.scale = scale
+        self.draw_last = draw_last
+        self.name = name
+        self._warned = False
+
+    def _due(self, runner) -> bool:
+        if self.interval > 0 and self.every_n_train_iters(runner, self.interval):
+            return True
+        return self.draw_last and runner.iter + 1 >= runner.max_iters
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if data_batch is None or get_rank() != 0 or not self._due(runner):
+            return
+        model = _unwrap(runner.model)
+        if not all(hasattr(model, k) for k in ('mask_generator', 'backbone')) or \
+                not hasattr(model.backbone, 'forward_masked'):
+            if not self._warned:
+                print_log(f'{type(self).__name__}: {type(model).__name__} has no mask generator / '
+                          'masked backbone; nothing to draw.', logger='current', level=30)
+                self._warned = True
+            return
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            inputs = batch_inputs(model, data_batch)
+            image = render_reconstruction(model, inputs, self.max_samples, self.num_frames,
+                                          self.scale, title=f'iter {runner.iter + 1}')
+        runner.visualizer.add_image(self.name, image, step=runner.iter + 1)
+
+
+__all__: List[str] = ['MaskReconstructionVisHook', 'render_reconstruction', 'reconstruct',
+                      'batch_inputs', 'unpatchify', 'denormalise_prediction']
