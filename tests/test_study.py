@@ -82,6 +82,9 @@ def test_quick_study_end_to_end(tmp_path):
     assert pix.std() > 10
     for path in out.glob('*.png'):
         assert path.stat().st_size < 300_000, path
+    # the report is rebuilt from the finished runs without training
+    run_tool('tools/study.py', '--out', str(out), '--report-only', timeout=300)
+    assert json.loads((out / 'results.json').read_text()) == summary
     # the hook drew the last training batch of every pre-training run
     for name in ('image_amd_s0', 'image_mae_s0', 'video_amd_s0', 'video_teacher'):
         assert glob.glob(str(out / 'runs' / name / 'pretrain' / '*' / 'vis_data' / 'vis_image' /
@@ -127,7 +130,8 @@ def test_render_restores_state(tmp_path, teacher):
     assert torch.equal(torch.get_rng_state(), rng)  # masks come from a private generator
     assert model.backbone.training and not model.decoder.training
     columns = 4 if teacher else 3  # no teacher column for plain MAE
-    assert picture.dtype == np.uint8 and picture.shape == (16 + 2 * 96 + 4, columns * 96 + (columns - 1) * 4, 3)
+    assert picture.dtype == np.uint8
+    assert picture.shape == (16 + 2 * 96 + 4, columns * 96 + (columns - 1) * 4, 3)
     # the reconstruction keeps the visible patches of the input exactly
     views = reconstruct(model, inputs[:2])
     keep = views['masks'].to_bool(views['masks'].ids_student)  # (B, N)

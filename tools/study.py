@@ -42,7 +42,6 @@ import argparse
 import copy
 import glob
 import json
-import math
 import os
 import os.path as osp
 import shutil
@@ -440,6 +439,10 @@ def aggregate(done, seeds, modalities=MODALITIES):
             g = summarise(diff)
             g['amd_wins'] = int(sum(d > 0 for d in diff))
             g['ties'] = int(sum(d == 0 for d in diff))
+            for method in METHODS:  # each pre-training against the random initialisation
+                g[f'{method}_vs_scratch'] = summarise(
+                    [done[f'{modality}_{method}_s{s}'][p] - done[f'{modality}_scratch_s{s}'][p]
+                     for s in seeds])
             gains[modality][p] = g
     return results, gains, references
 
@@ -470,8 +473,10 @@ def write_markdown(path, summary):
         lines.append(f'| {modality} | reference: random init, no pre-training | {ft} | {lp} |')
         lines.append(f'| {modality} | reference: teacher (seed 0) | - | '
                      f'{100 * refs[modality]["teacher"]["linear_probe"]:.1f} |')
-    lines += ['', 'Gain of AMD over the baseline (percentage points), paired by seed:', '',
-              '| modality | protocol | gain (pp), mean ± std | AMD better in | verdict |', '|---|---|---|---|---|']
+    lines += ['', 'Gain of AMD over the baseline (percentage points), paired by seed, and of each '
+              'pre-training over the random initialisation:', '',
+              '| modality | protocol | AMD - baseline (pp) | AMD better in | verdict | '
+              'AMD - random init (pp) | baseline - random init (pp) |', '|---|---|---|---|---|---|---|']
     for modality in res:
         for p in PROTOCOLS:
             g = gains[modality][p]
@@ -483,8 +488,15 @@ def write_markdown(path, summary):
                 verdict = 'no difference'
             else:
                 verdict = 'baseline ahead: the gain does not hold'
+            amd_vs, base_vs = (g[f'{m}_vs_scratch'] for m in METHODS)
+            if amd_vs['mean'] <= 0 or (amd_vs['n'] > 1 and amd_vs['mean'] - amd_vs['std'] <= 0):
+                verdict += '; but AMD is not clearly above random init'
+            if base_vs['mean'] < 0:
+                verdict += '; the baseline is below random init'
+            vs = [f'{100 * v["mean"]:+.1f} ± {100 * v["std"]:.1f}' for v in (amd_vs, base_vs)]
             lines.append(f'| {modality} | {PROTOCOL_NAMES[p]} | {100 * g["mean"]:+.1f} ± '
-                         f'{100 * g["std"]:.1f} | {g["amd_wins"]}/{g["n"]} seeds | {verdict} |')
+                         f'{100 * g["std"]:.1f} | {g["amd_wins"]}/{g["n"]} seeds | {verdict} | '
+                         f'{vs[0]} | {vs[1]} |')
     pictures = [f'loss_curves_{m}.png' for m in res] + ['accuracy_bars.png'] + [f'masks_{m}.png' for m in res]
     lines += ['', 'Pictures: ' + ', '.join(f'`{p}`' for p in pictures) + '.', '', 'Settings:', '', '```',
               json.dumps(summary['settings'], indent=1), '```', '']
@@ -498,19 +510,24 @@ def plot_losses(path, modality, done, seeds):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), dpi=80)
     colors = dict(teacher='0.5', amd='tab:red', mae='tab:blue')
-    label = dict(teacher='teacher (MAE)', amd='AMD student', mae=f'{METHOD_NAMES[modality]["mae"]} student')
+    label = dict(teacher=f'teacher ({METHOD_NAMES[modality]["mae"]})', amd='AMD student',
+                 mae=f'{METHOD_NAMES[modality]["mae"]} student')
     for name, method in [(f'{modality}_teacher', 'teacher')] + \
             [(f'{modality}_{m}_s{s}', m) for m in METHODS for s in seeds]:
         rows = done[name]['losses']
         it = [r['iter'] for r in rows if 'loss_rec' in r]
         axes[0].plot(it, [r['loss_rec'] for r in rows if 'loss_rec' in r], color=colors[method],
-                     lw=1, alpha=0.8, label=label[method] if name.endswith(('teacher', '_s' + str(seeds[0]))) else None)
+                     lw=1, alpha=0.8,
+                     label=label[method] if name.endswith(('teacher', f'_s{seeds[0]}')) else None)
         if method == 'amd':
             for key, ls in (('loss_dir', '-'), ('loss_gen', '--')):
                 axes[1].plot([r['iter'] for r in rows if key in r], [r[key] for r in rows if key in r],
                              color='tab:red', ls=ls, lw=1, alpha=0.8,
                              label=key if name.endswith('_s' + str(seeds[0])) else None)
-    axes[0].set_yscale('log')
+    rec = [r['loss_rec'] for n in done if n.startswith(modality) for r in done[n].get('losses', [])
+           if 'loss_rec' in r]
+    if rec:  # the first iterations' drop would flatten everything else
+        axes[0].set_ylim(0.95 * min(rec), 2 * sorted(rec)[len(rec) // 2])
     axes[0].set_title(f'{modality}: pixel reconstruction (loss_rec)', fontsize=9)
     axes[1].set_title(f'{modality}: AMD feature alignment', fontsize=9)
     for ax in axes:
@@ -564,7 +581,8 @@ def plot_accuracy(path, summary):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default='work_dirs/study', help='output folder')
     parser.add_argument('--quick', action='store_true', help='tiny data, few steps, 1 seed (~2-3 min)')
     parser.add_argument('--seeds', type=int, default=None, help='seeds 0..N-1 (default: 3, quick: 1)')
@@ -573,11 +591,15 @@ def main(argv=None):
                         help='run only these modalities (default: both)')
     parser.add_argument('--set', nargs='+', default=[], metavar='MOD.KEY=VALUE',
                         help='override a setting, e.g. image.student_epochs=30 (pilots)')
+    parser.add_argument('--report-only', action='store_true',
+                        help='rebuild results.* and the pictures from the finished runs in --out')
     parser.add_argument('--job', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.job:
         with open(args.job) as f:
             return run_job(json.load(f))
+    if args.report_only:
+        return report_only(osp.abspath(args.out))
 
     start = time.time()
     mode = 'quick' if args.quick else 'full'
@@ -620,19 +642,44 @@ def main(argv=None):
         return spec
 
     done = sched.run(prepare)
+    cmd = 'python tools/study.py --out ' + args.out + (' --quick' if args.quick else '') + \
+        (f' --seeds {args.seeds}' if args.seeds else '') + \
+        (f' --modalities {" ".join(modalities)}' if modalities != MODALITIES else '') + \
+        (f' --set {" ".join(args.set)}' if args.set else '')
+    run_info = dict(command=cmd, mode=mode, seeds=seeds, wall_s=time.time() - start,
+                    cpus=os.cpu_count(), workers=workers, settings=settings, modalities=modalities)
+    with open(osp.join(out, 'run_info.json'), 'w') as f:
+        json.dump(run_info, f, indent=1)
+    return write_report(out, done, run_info)
+
+
+def report_only(out):
+    """Rebuild the report from ``out/run_info.json`` and ``out/runs/*/result.json``."""
+    info_path = osp.join(out, 'run_info.json')
+    if not osp.isfile(info_path):
+        raise SystemExit(f'--report-only: no {info_path}: run the study into {out} first')
+    with open(info_path) as f:
+        run_info = json.load(f)
+    done = {}
+    for path in sorted(glob.glob(osp.join(out, 'runs', '*', 'result.json'))):
+        with open(path) as f:
+            done[osp.basename(osp.dirname(path))] = json.load(f)
+    return write_report(out, done, run_info)
+
+
+def write_report(out, done, run_info):
+    seeds, modalities = run_info['seeds'], tuple(run_info['modalities'])
     results, gains, references = aggregate(done, seeds, modalities)
-    wall = time.time() - start
-    cmd = 'python tools/study.py --out ' + (args.out if not osp.isabs(args.out) else args.out) + \
-        (' --quick' if args.quick else '') + (f' --seeds {args.seeds}' if args.seeds else '')
     summary = dict(
-        command=cmd, mode=mode, seeds=seeds, wall_s=wall, cpus=os.cpu_count(), workers=workers,
+        command=run_info['command'], mode=run_info['mode'], seeds=seeds, wall_s=run_info['wall_s'],
+        cpus=run_info['cpus'], workers=run_info['workers'],
         units='top-1 accuracy as a fraction in [0, 1] (results.md shows percent)',
         methods={m: METHOD_NAMES[m] for m in MODALITIES},
         teacher_arch=TEACHER, student_depth=STUDENT_DEPTH,
-        settings=settings, results=results, gains=gains, references=references,
+        settings=run_info['settings'], results=results, gains=gains, references=references,
         probe='frozen student encoder, all tokens, final norm, mean over tokens; StandardScaler + '
               'LogisticRegressionCV(Cs=[1e-3..10], cv=3 on the training split)',
-        job_wall_s={n: round(d['wall_s'], 1) for n, d in done.items()})
+        job_wall_s={n: round(d['wall_s'], 1) for n, d in sorted(done.items())})
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     write_markdown(osp.join(out, 'results.md'), summary)
@@ -640,7 +687,7 @@ def main(argv=None):
         plot_losses(osp.join(out, f'loss_curves_{modality}.png'), modality, done, seeds)
     plot_accuracy(osp.join(out, 'accuracy_bars.png'), summary)
     print(open(osp.join(out, 'results.md')).read())
-    print(f'[study] done in {wall / 60:.1f} min -> {out}', flush=True)
+    print(f'[study] done in {summary["wall_s"] / 60:.1f} min -> {out}', flush=True)
     return 0
 
 
