@@ -28,10 +28,23 @@ def run_main(main, argv=None):
     instead of a traceback through MMEngine's builders. ``AMD_MM_DEBUG=1`` re-raises."""
     from ..datasets.transforms import BadImageError, BadVideoError
     try:
-        return main(argv)
+        result = main(argv)
+        finish_distributed()
+        return result
     except (ValueError, FileNotFoundError, BadVideoError, BadImageError, FloatingPointError) as err:
         if os.environ.get('AMD_MM_DEBUG'):
             raise
         message = _BUILD_PREFIX.sub('', str(err))
         print(f'{type(err).__name__}: {message}\n(set AMD_MM_DEBUG=1 for the traceback)', file=sys.stderr)
         sys.exit(2)
+
+
+def finish_distributed():
+    """End a multi-process run cleanly: every rank waits for the others (rank 0 may still
+    be writing the last checkpoint), then the process group is destroyed. Left to the
+    interpreter's exit, gloo's threads can abort a rank ("terminate called without an
+    active exception") after training finished, which turns a good run into exit 134."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
