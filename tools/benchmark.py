@@ -21,7 +21,9 @@ clip = one view of one video; ``videos_per_s`` counts decoded videos), peak memo
 difference; ``torch.cuda.max_memory_allocated`` on GPU), FLOPs of one full step
 (``torch.utils.flop_counter.FlopCounterMode`` around forward, backward and update;
 matmuls, convolutions and attention), the achieved GFLOP/s and the losses of the last
-step. ``--matmul-peak`` adds the machine's fp32 2048 x 2048 matmul GFLOP/s (same
+step, and ``saved_for_backward_mb``: the bytes autograd keeps for the backward pass in
+one step (activations; parameters excluded, storages counted once), the memory that
+grows with the batch and dominates on GPUs. ``--matmul-peak`` adds the machine's fp32 2048 x 2048 matmul GFLOP/s (same
 threads) and the fraction of it the step reaches. ``--dataloader`` also times the real
 ``train_dataloader`` (samples/s, clips/s and the same per worker), separately from the steps.
 """
@@ -182,6 +184,23 @@ def flop_counter():
     return fc.FlopCounterMode(display=False, custom_mapping=mapping)
 
 
+def saved_for_backward_bytes(step, params) -> int:
+    """Bytes of the distinct storages autograd saves for backward during ``step()``,
+    leaving out ``params`` (weights saved by linear layers are not activations)."""
+    skip = {p.untyped_storage().data_ptr() for p in params}
+    seen = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in skip and storage.device.type != 'meta':
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        step()
+    return sum(seen.values())
+
+
 def matmul_peak_gflops(device, size=2048, reps=20) -> float:
     """Best-of-``reps`` fp32 ``size x size`` matmul throughput (GFLOP/s)."""
     a = torch.randn(size, size, device=device)
@@ -237,6 +256,10 @@ def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
             log_vars = model.train_step(data, optim_wrapper)
         sync(device)
         flops = int(counter.get_total_flops())
+    # (the frozen teacher runs under no_grad: autograd saves nothing of it)
+    saved = saved_for_backward_bytes(lambda: model.train_step(data, optim_wrapper),
+                                     list(model.parameters()))
+    sync(device)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     for _ in range(iters):
@@ -245,11 +268,13 @@ def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
         log_vars = model.train_step(data, optim_wrapper)
         sync(device)
         times.append(time.perf_counter() - start)
-    return times, flops, {k: float(v) for k, v in log_vars.items()}
+    return times, flops, saved, {k: float(v) for k, v in log_vars.items()}
 
 
 def measure_dataloader(cfg, args, views):
+    from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))  # also with --iters 0
     loader_cfg = cfg.train_dataloader.copy()
     if args.num_workers is not None:
         loader_cfg.num_workers = args.num_workers
@@ -326,7 +351,7 @@ def measure(args) -> dict:
         if teacher is not None:
             result['params_teacher'] = sum(p.numel() for p in teacher.parameters())
         rss_before = current_rss_mb()
-        times, flops, losses = run_steps(model, optim_wrapper, data, device, args.iters,
+        times, flops, saved, losses = run_steps(model, optim_wrapper, data, device, args.iters,
                                          args.warmup, not args.no_flops)
         median = statistics.median(times)
         result.update(
@@ -344,6 +369,7 @@ def measure(args) -> dict:
             result['peak_memory_kind'] = 'process peak RSS (ru_maxrss)'
             result['rss_before_steps_mb'] = round(rss_before, 1)
             result['peak_over_build_mb'] = round(peak - rss_before, 1)
+        result['saved_for_backward_mb'] = round(saved / 2**20, 1)
         if flops is not None:
             result['flops_per_step'] = flops
             result['gflops_per_s'] = round(flops / median / 1e9, 3)

@@ -27,7 +27,7 @@ train_dataloader = dict(
 optim_wrapper = dict(
     type='NonFiniteGuardOptimWrapper',
     on_nonfinite='stop',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(custom_keys={
         'ln': dict(decay_mult=0.0), 'norm': dict(decay_mult=0.0), 'bias': dict(decay_mult=0.0),
         'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.),

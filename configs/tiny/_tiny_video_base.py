@@ -30,7 +30,7 @@ data_preprocessor = dict(type='ActionDataPreprocessor', mean=[123.675, 116.28, 1
 optim_wrapper = dict(
     type='NonFiniteGuardOptimWrapper',
     on_nonfinite='stop',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=1.0),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
                        custom_keys={'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)}))

@@ -74,7 +74,7 @@ val_evaluator = dict(type='AVAMetric', ann_file=f'{anno_root}/ava_val_v2.2.csv',
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05, fused=True),
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise', num_layers=4),
     clip_grad=dict(max_norm=40, norm_type=2))

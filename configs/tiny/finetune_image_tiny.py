@@ -37,7 +37,7 @@ val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
     constructor='LearningRateDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75, custom_keys={
         '.ln': dict(decay_mult=0.0), '.bias': dict(decay_mult=0.0),

@@ -23,6 +23,7 @@ import torch.nn as nn
 
 from ...registry import build_model
 from ..utils.tokens import gather_tokens, pixel_targets
+from ..utils.transformer import compile_blocks
 from .branch import DistillBranch
 
 
@@ -52,6 +53,10 @@ class AsymmetricDistillMixin:
             mask ratio).
         loss_global (dict, optional): image-level contrastive target of the first
             teacher (:class:`InfoNCELoss`; MimCo).
+        compile (bool | dict): ``torch.compile`` every transformer block (student,
+            decoder, generators; teachers with inductor ``freezing``) in place, with
+            these inductor options if a dict. Same losses up to float rounding, same
+            checkpoints; the first step pays the compilation. Off by default.
 
     Each teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
     ``self.branches``; ``self.teacher`` is the first teacher.
@@ -117,6 +122,19 @@ class AsymmetricDistillMixin:
             raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
                              '(nothing would be learned).')
         self.student_layers = sorted({l for b in self.branches for l in b.student_layers})
+
+    def compile_blocks(self, compile=False):
+        """See ``compile`` above; called by the algorithms after :meth:`init_distill`."""
+        if not compile:
+            return
+        options = dict(compile) if isinstance(compile, dict) else None
+        compile_blocks(self.backbone._encoder_blocks(), options)
+        if self.decoder is not None:
+            compile_blocks(self.decoder.blocks, options)
+        for branch in self.branches:
+            for generator in branch.generators or []:
+                compile_blocks(generator.blocks, options)
+            branch.teacher.compile_blocks(options)
 
     @property
     def teacher(self):

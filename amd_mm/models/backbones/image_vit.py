@@ -4,7 +4,7 @@ from mmpretrain.models.backbones import VisionTransformer
 
 from ...registry import register_shared
 from ..utils.tokens import sincos_pos_embed
-from .masked_encoder import MaskedEncoderMixin, check_clip_size
+from .masked_encoder import MaskedEncoderMixin
 
 
 @register_shared
@@ -20,15 +20,19 @@ class MaskedViT(MaskedEncoderMixin, VisionTransformer):
         fixed_pos_embed (bool): initialise ``pos_embed`` as a 2D sin-cos table and
             freeze it (MAE). Defaults to True.
         with_cp (bool): activation checkpointing of the blocks while training.
+        gather_embed (bool): embed only the encoded patches (a matmul on the gathered
+            pixels) instead of convolving the whole image. False: the reference path.
         **kwargs: ``VisionTransformer`` arguments (``arch``, ``img_size``,
             ``patch_size``, ``drop_path_rate``, ``final_norm``...).
     """
 
-    def __init__(self, fixed_pos_embed: bool = True, with_cp: bool = False, **kwargs):
+    def __init__(self, fixed_pos_embed: bool = True, with_cp: bool = False,
+                 gather_embed: bool = True, **kwargs):
         kwargs.setdefault('out_type', 'raw')
         super().__init__(**kwargs)
         self.fixed_pos_embed = fixed_pos_embed
         self.with_cp = with_cp
+        self.gather_embed = gather_embed
         if fixed_pos_embed:
             self.pos_embed.requires_grad_(False)
 
@@ -42,11 +46,11 @@ class MaskedViT(MaskedEncoderMixin, VisionTransformer):
                 self.pos_embed.zero_()
                 self.pos_embed[:, self.num_extra_tokens:].copy_(table)
 
-    def _embed_tokens(self, inputs):
-        x, hw = self.patch_embed(inputs)
-        pos = self.pos_embed[:, self.num_extra_tokens:]
-        check_clip_size(inputs, (1, *hw), pos.shape[1], type(self).__name__)
-        return x + pos.to(x.dtype)
+    def _conv_embed(self, inputs):
+        return self.patch_embed(inputs)[0]
+
+    def _patch_pos(self, inputs, num_tokens):
+        return self.pos_embed[:, self.num_extra_tokens:]
 
     def _prefix_tokens(self, batch_size):
         if self.cls_token is None:

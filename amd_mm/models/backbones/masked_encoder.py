@@ -3,16 +3,17 @@
 :class:`MaskedEncoderMixin` runs a subset of tokens through the encoder,
 taps chosen layers and can stop early. Concrete encoders subclass the
 toolboxes' own ViTs (so their checkpoints load with no conversion) and supply
-small hooks: ``_embed_tokens``, ``_prefix_tokens``, ``_pre_blocks``,
+small hooks: ``_conv_embed``, ``_patch_pos``, ``_prefix_tokens``, ``_pre_blocks``,
 ``_encoder_blocks`` and ``_final_norm``.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from ..utils.tokens import as_clip, gather_tokens, token_grid
+from ..utils.tokens import as_clip, gather_tokens, patchify, token_grid
 
 
 class MaskedEncoderMixin:
@@ -24,10 +25,19 @@ class MaskedEncoderMixin:
     """
 
     with_cp: bool = False
+    #: embed only the tokens encoded (gather pixels, then the patch projection as a
+    #: matmul) instead of convolving the whole input and gathering after: same values
+    #: (up to float summation order), a fraction of the patch-embedding cost when
+    #: most tokens are masked. False: the reference path (convolution, then gather).
+    gather_embed: bool = True
 
     # -- hooks -------------------------------------------------------------
-    def _embed_tokens(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``(B, N, C)`` patch tokens with their position embedding."""
+    def _conv_embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, N, C)`` patch tokens of the whole input, no position embedding."""
+        raise NotImplementedError
+
+    def _patch_pos(self, inputs: torch.Tensor, num_tokens: int) -> torch.Tensor:
+        """``(1, N, C)`` position embedding of the patch tokens of ``inputs``."""
         raise NotImplementedError
 
     def _prefix_tokens(self, batch_size: int) -> Optional[torch.Tensor]:
@@ -65,6 +75,29 @@ class MaskedEncoderMixin:
     def token_grid(self, inputs: torch.Tensor) -> Tuple[int, int, int]:
         return token_grid(inputs, self.enc_patch_size, self.enc_tubelet_size)
 
+    def _can_gather_embed(self) -> bool:
+        """The patch embedding is one non-overlapping convolution with nothing after it."""
+        proj = getattr(self.patch_embed, 'projection', None)
+        return (self.gather_embed and isinstance(proj, (nn.Conv2d, nn.Conv3d))
+                and tuple(proj.kernel_size) == tuple(proj.stride) and proj.groups == 1
+                and not any(proj.padding if isinstance(proj.padding, tuple) else (1,))
+                and all(d == 1 for d in proj.dilation)
+                and getattr(self.patch_embed, 'norm', None) is None)
+
+    def _embed_tokens(self, inputs: torch.Tensor, ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``(B, K, C)`` patch tokens ``ids`` (all if None) with their position embedding."""
+        grid = self.token_grid(inputs)
+        pos = self._patch_pos(inputs, grid[0] * grid[1] * grid[2])
+        check_clip_size(inputs, grid, pos.shape[1], type(self).__name__)
+        if ids is None or not self._can_gather_embed():
+            x = self._conv_embed(inputs)
+            x = x + pos.to(x.dtype)
+            return x if ids is None else gather_tokens(x, ids)
+        proj = self.patch_embed.projection
+        pixels = patchify(inputs, self.enc_patch_size, self.enc_tubelet_size, channels_first=True)
+        x = F.linear(gather_tokens(pixels.flatten(2), ids), proj.weight.flatten(1), proj.bias)
+        return x + gather_tokens(pos.to(x.dtype).expand(x.shape[0], -1, -1), ids)
+
     # -- forward -----------------------------------------------------------
     def forward_masked(self,
                        inputs: torch.Tensor,
@@ -86,9 +119,7 @@ class MaskedEncoderMixin:
         """
         blocks = self._encoder_blocks()
         depth = len(blocks) if stop_after is None else int(stop_after)
-        x = self._embed_tokens(inputs)
-        if ids is not None:
-            x = gather_tokens(x, ids)
+        x = self._embed_tokens(inputs, ids)
         prefix = self._prefix_tokens(x.shape[0])
         num_prefix = 0
         if prefix is not None:

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from ...registry import build_model, register_shared
 from ...utils.checkpoint import extract_state_dict, resolve_checkpoint
 from ...utils.convert import to_toolbox_names
+from ..utils.transformer import compile_blocks
 
 
 @register_shared
@@ -55,6 +56,12 @@ class FrozenTeacher(BaseModule):
         self._is_init = True  # the runner's init_weights() must not overwrite the weights
         self.requires_grad_(False)
         self.eval()
+
+    def compile_blocks(self, options: Optional[dict] = None):
+        """Compile the encoder's blocks with inductor ``freezing`` (weights folded in as
+        constants, pre-packed for the CPU / GPU matmul libraries): valid because the
+        teacher's weights never change after they are loaded."""
+        compile_blocks(self.backbone._encoder_blocks(), dict(options or {}, freezing=True))
 
     # -- weights -----------------------------------------------------------
     def load_checkpoint(self, path: str, prefix: Optional[str] = None):

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from mmaction.models.backbones.vit_mae import Attention, VisionTransformer, get_sinusoid_encoding
 
 from ...registry import register_shared
-from .masked_encoder import MaskedEncoderMixin, check_clip_size
+from .masked_encoder import MaskedEncoderMixin
 
 
 class FusedAttention(Attention):
@@ -40,27 +40,32 @@ class MaskedVideoViT(MaskedEncoderMixin, VisionTransformer):
         fused_attention (bool): compute attention with
             ``F.scaled_dot_product_attention`` (same weights). Defaults to True.
         with_cp (bool): activation checkpointing of the blocks while training.
+        gather_embed (bool): embed only the encoded tubelets (a matmul on the gathered
+            pixels) instead of convolving the whole clip. False: the reference path.
         **kwargs: ``VisionTransformer`` arguments (``img_size``, ``patch_size``,
             ``embed_dims``, ``depth``, ``num_heads``, ``num_frames``,
             ``tubelet_size``...).
     """
 
-    def __init__(self, fused_attention: bool = True, with_cp: bool = False, **kwargs):
+    def __init__(self, fused_attention: bool = True, with_cp: bool = False,
+                 gather_embed: bool = True, **kwargs):
         kwargs.setdefault('use_mean_pooling', False)
         super().__init__(**kwargs)
         self.with_cp = with_cp
+        self.gather_embed = gather_embed
         if fused_attention:
             for block in self.blocks:
                 block.attn.__class__ = FusedAttention  # same state, fused kernel
 
-    def _embed_tokens(self, inputs):
-        x = self.patch_embed(inputs)[0]
+    def _conv_embed(self, inputs):
+        return self.patch_embed(inputs)[0]
+
+    def _patch_pos(self, inputs, num_tokens):
         pos = self.pos_embed
-        if pos.shape[1] != x.shape[1] and not isinstance(pos, torch.nn.Parameter):
+        if pos.shape[1] != num_tokens and not isinstance(pos, torch.nn.Parameter):
             # fixed sin-cos table: recompute for another clip geometry
-            pos = get_sinusoid_encoding(x.shape[1], self.embed_dims).to(x.device)
-        check_clip_size(inputs, self.token_grid(inputs), pos.shape[1], type(self).__name__)
-        return x + pos.to(x.dtype)
+            pos = get_sinusoid_encoding(num_tokens, self.embed_dims).to(inputs.device)
+        return pos
 
     def _encoder_blocks(self):
         return self.blocks

@@ -33,18 +33,24 @@ def token_grid(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1) -> 
     return t // tubelet_size, h // patch_size, w // patch_size
 
 
-def patchify(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1) -> torch.Tensor:
+def patchify(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
+             channels_first: bool = False) -> torch.Tensor:
     """Cut images or clips into patches.
 
     Returns ``(B, N, P, C)`` with ``N = T' H' W'`` tokens in patch-embedding order
     and ``P = tubelet * patch * patch`` pixels per patch (in ``t, h, w`` order).
+    ``channels_first=True`` returns ``(B, N, C, P)`` instead: flattened, the order of
+    a patch-embedding convolution's ``weight.flatten(1)``.
     """
     x = as_clip(inputs)
     b, c, t, h, w = x.shape
     gt, gh, gw = t // tubelet_size, h // patch_size, w // patch_size
     x = x.reshape(b, c, gt, tubelet_size, gh, patch_size, gw, patch_size)
+    num, pixels = gt * gh * gw, tubelet_size * patch_size * patch_size
+    if channels_first:
+        return x.permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(b, num, c, pixels)  # b gt gh gw c pt ph pw
     x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)  # b gt gh gw pt ph pw c
-    return x.reshape(b, gt * gh * gw, tubelet_size * patch_size * patch_size, c)
+    return x.reshape(b, num, pixels, c)
 
 
 @torch.no_grad()

@@ -28,14 +28,23 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, num_out: Optional[int] = None) -> torch.Tensor:
         """``x (B, N, C)`` -> ``(B, N, C)``, or only the last ``num_out`` tokens
-        ``(B, num_out, C)``: attention still runs over every token (same values),
-        the projection, residual and MLP only for the tokens returned."""
+        ``(B, num_out, C)``: keys and values still come from every token (same
+        values); queries, attention, projection, residual and MLP are computed only
+        for the tokens returned."""
         b, n, c = x.shape
-        qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, self.num_heads, c // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        heads, head_dim = self.num_heads, c // self.num_heads
+        h = self.norm1(x)
+        if num_out is None or num_out >= n:
+            qkv = self.qkv(h).reshape(b, n, 3, heads, head_dim)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            weight, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(h[:, n - num_out:], weight[:c], None if bias is None else bias[:c])
+            kv = F.linear(h, weight[c:], None if bias is None else bias[c:])
+            q = q.reshape(b, num_out, heads, head_dim).transpose(1, 2)
+            k, v = kv.reshape(b, n, 2, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+            x, n = x[:, n - num_out:], num_out
         attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
-        if num_out is not None and num_out < n:
-            attn, x, n = attn[:, n - num_out:], x[:, n - num_out:], num_out
         x = x + self.proj(attn.reshape(b, n, c))
         return x + self.mlp(self.norm2(x))
 
@@ -59,3 +68,12 @@ class TransformerStack(nn.Sequential):
         for index, block in enumerate(self):
             x = block(x, num_out if index == last else None)
         return x
+
+
+def compile_blocks(blocks, options: Optional[dict] = None):
+    """``torch.compile`` each block in place (``nn.Module.compile``): parameter names,
+    checkpoints and the eager code stay as they are; the first step compiles (minutes
+    on CPUs), later steps run fused kernels. ``options`` are inductor options, e.g.
+    ``{'freezing': True}`` for blocks whose weights never change (frozen teachers)."""
+    for block in blocks:
+        block.compile(options=dict(options) if options else None)

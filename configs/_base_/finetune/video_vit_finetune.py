@@ -87,7 +87,7 @@ test_evaluator = val_evaluator
 base_lr, epochs, warmup = 1e-3, 150, 5
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=base_lr * 512 / 256, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=base_lr * 512 / 256, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise', num_layers=12))
 param_scheduler = [

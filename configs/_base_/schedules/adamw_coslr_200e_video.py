@@ -4,7 +4,7 @@
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
-    optimizer=dict(type='AdamW', lr=1.2e-3 * 512 / 256, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1.2e-3 * 512 / 256, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=0.02),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={
         'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)}))

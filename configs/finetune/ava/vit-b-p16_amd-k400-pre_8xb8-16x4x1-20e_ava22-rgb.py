@@ -76,7 +76,7 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=1.25e-4, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1.25e-4, weight_decay=0.05, fused=True),
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise', num_layers=12),
     clip_grad=dict(max_norm=40, norm_type=2))
