@@ -208,13 +208,13 @@ def test_pruned_last_block_keeps_losses_and_gradients(kind):
 
 
 def test_compiled_blocks_keep_losses_gradients_and_checkpoint_names():
-    """``model.compile=True``: every transformer block through torch.compile (teacher
+    """``model.compile_blocks=True``: every transformer block through torch.compile (teacher
     with inductor freezing): same losses and gradients up to float rounding, same
     state_dict keys (checkpoints load either way)."""
     from amd_mm.registry import MMPRETRAIN_MODELS, build_model
     from conftest import image_amd_cfg
     torch.manual_seed(0)
-    models = [build_model(image_amd_cfg(compile=flag), MMPRETRAIN_MODELS) for flag in (True, False)]
+    models = [build_model(image_amd_cfg(compile_blocks=flag), MMPRETRAIN_MODELS) for flag in (True, False)]
     compiled, eager = models
     compiled.init_weights()
     eager.load_state_dict(compiled.state_dict())

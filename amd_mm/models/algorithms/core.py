@@ -53,10 +53,12 @@ class AsymmetricDistillMixin:
             mask ratio).
         loss_global (dict, optional): image-level contrastive target of the first
             teacher (:class:`InfoNCELoss`; MimCo).
-        compile (bool | dict): ``torch.compile`` every transformer block (student,
-            decoder, generators; teachers with inductor ``freezing``) in place, with
-            these inductor options if a dict. Same losses up to float rounding, same
-            checkpoints; the first step pays the compilation. Off by default.
+        compile_blocks (bool | dict): ``torch.compile`` every transformer block
+            (student, decoder, generators; teachers with inductor ``freezing``) in
+            place, with these inductor options if a dict. Same losses up to float
+            rounding, same checkpoints; the first step pays the compilation. Off by
+            default. (MMEngine's top-level ``compile=True`` compiles the whole
+            ``train_step`` instead, through the masking code.)
 
     Each teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
     ``self.branches``; ``self.teacher`` is the first teacher.
@@ -123,11 +125,11 @@ class AsymmetricDistillMixin:
                              '(nothing would be learned).')
         self.student_layers = sorted({l for b in self.branches for l in b.student_layers})
 
-    def compile_blocks(self, compile=False):
-        """See ``compile`` above; called by the algorithms after :meth:`init_distill`."""
-        if not compile:
+    def setup_block_compile(self, enabled=False):
+        """See ``compile_blocks`` above; called by the algorithms after :meth:`init_distill`."""
+        if not enabled:
             return
-        options = dict(compile) if isinstance(compile, dict) else None
+        options = dict(enabled) if isinstance(enabled, dict) else None
         compile_blocks(self.backbone._encoder_blocks(), options)
         if self.decoder is not None:
             compile_blocks(self.decoder.blocks, options)

@@ -37,14 +37,14 @@ class AMD(AsymmetricDistillMixin, BaseSelfSupervisor):
                  target_norm: str = 'patch',
                  extra_teachers: Sequence[dict] = (),
                  save_teacher: bool = False,
-                 compile=False,
+                 compile_blocks=False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(backbone=backbone, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
                           teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
                           extra_teachers, loss_global, registry=MODELS)
-        self.compile_blocks(compile)
+        self.setup_block_compile(compile_blocks)
         self.init_teacher_checkpointing(save_teacher)
 
     def extract_feat(self, inputs: torch.Tensor):

@@ -43,7 +43,7 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
                  target_norm: str = 'patch_channel',
                  extra_teachers: Sequence[dict] = (),
                  save_teacher: bool = False,
-                 compile=False,
+                 compile_blocks=False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -55,7 +55,7 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
         self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
                           teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
                           extra_teachers, loss_global, registry=MODELS)
-        self.compile_blocks(compile)
+        self.setup_block_compile(compile_blocks)
         self.init_teacher_checkpointing(save_teacher)
 
     @staticmethod
