@@ -26,10 +26,12 @@ Fixes:
   so a checkpoint on disk is always complete.
 * **MMEngine 0.10.7 cannot launch distributed runs on CPU**: its PyTorch
   launcher calls ``torch.cuda.set_device`` unconditionally and its runner passes
-  ``device_ids=[LOCAL_RANK]`` to DDP, both of which fail without a GPU. With no
-  CUDA device, the process group is initialised without ``set_device`` and DDP
-  gets no ``device_ids`` (gloo on CPU: the CI tests of ``tools/dist_train.sh``).
-  GPU runs are unchanged.
+  ``device_ids=[LOCAL_RANK]`` to DDP, both of which fail without a GPU. This fix is
+  *not* part of :func:`apply`: :func:`enable_cpu_distributed` applies it only on a
+  machine without CUDA when a distributed launcher is used (``tools/train.py`` and
+  ``tools/test.py`` call it for ``--launcher`` other than ``none``; CPU-only CI runs
+  ``tools/dist_train.sh`` with gloo). The process group is then initialised without
+  ``set_device`` and DDP gets no ``device_ids``. Machines with GPUs never get it.
 * **numpy 2 removed ``np.trapz``, ``np.in1d``, ``np.Inf`` and ``np.NAN``**, still
   used by a few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2
   retrieval metrics, mmaction2 ``PoseCompact``, mmaction2's AVA mAP). The old
@@ -181,10 +183,21 @@ def fix_mmengine_cpu_distributed():
     ddp.__init__ = __init__
 
 
+def enable_cpu_distributed(launcher: str) -> bool:
+    """Apply :func:`fix_mmengine_cpu_distributed` when it is needed: a distributed
+    ``launcher`` (not ``'none'``) on a machine without CUDA. Returns whether it did."""
+    import torch
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    fix_mmengine_cpu_distributed()
+    return True
+
+
 def apply():
-    """Apply every fix (idempotent). Called by ``import amd_mm``."""
+    """Apply the dependency fixes every process needs (idempotent). Called by
+    ``import amd_mm``; the CPU-distributed fix is applied by
+    :func:`enable_cpu_distributed` where needed."""
     fix_mmaction_drn()
     fix_numpy2_aliases()
     fix_mmengine_torch_load()
     fix_mmengine_atomic_save()
-    fix_mmengine_cpu_distributed()

@@ -11,7 +11,15 @@ def test_mmaction_models_import_in_a_fresh_process():
             'from mmaction.models.localizers import DRN; '
             'import pytest\n'
             'try:\n    DRN()\nexcept ImportError as e:\n    assert "2714" in str(e)\n'
-            'else:\n    raise SystemExit("placeholder DRN built")')
+            'else:\n    raise SystemExit("placeholder DRN built")\n'
+            # the CPU-distributed patch is applied only where it is needed
+            'import torch, mmengine.dist.utils as du\n'
+            'from amd_mm.compat import enable_cpu_distributed\n'
+            'assert not hasattr(du._init_dist_pytorch, "__wrapped__")\n'
+            'assert not enable_cpu_distributed("none")\n'
+            'assert not hasattr(du._init_dist_pytorch, "__wrapped__")\n'
+            'assert enable_cpu_distributed("pytorch") == (not torch.cuda.is_available())\n'
+            'assert hasattr(du._init_dist_pytorch, "__wrapped__") != torch.cuda.is_available()\n')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -126,3 +126,22 @@ def test_removing_the_teacher_gives_exactly_the_mae_objective(teacher_ckpts):
     a, m = amd.loss(x), mae.loss(x)
     assert set(m) == {'loss_rec'}
     assert torch.equal(a['loss_rec'], m['loss_rec'])
+
+
+@pytest.mark.parametrize('extra,match', [
+    (dict(name='vid', teacher={}, student_layers=[2], teacher_layers=[2], student_layer=[2]),
+     r"model.extra_teachers\[0\] has unknown keys \['student_layer'\]; allowed: .*'student_layers'"),
+    (dict(name='vid', teacher={}), r"model.extra_teachers\[0\] lacks \['student_layers', 'teacher_layers'\]"),
+    (dict(teacher={}, student_layers=[2], teacher_layers=[2]), r'extra_teachers\[0\].name must be'),
+])
+def test_extra_teacher_specs_name_the_bad_key(extra, match):
+    from amd_mm.models.algorithms.branch import teacher_specs
+    with pytest.raises(ValueError, match=match):
+        teacher_specs(teacher={}, extra_teachers=[extra], student_layers=[2], teacher_layers=[2])
+    specs = teacher_specs(teacher={}, extra_teachers=[], student_layers=[2], teacher_layers=[4])
+    assert [(s.name, s.key, s.teacher_layers, s.teacher_ratio) for s in specs] == [('', 'model.', [4], None)]
+
+
+def test_each_branch_resolves_its_own_teacher_ratio(teacher_ckpts):
+    model = build('configs/tiny/amd_mvd_video_tiny.py', teacher_ckpts)
+    assert [b.teacher_ratio for b in model.branches] == [0.75, 0.5]  # default, then its own

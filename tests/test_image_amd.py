@@ -66,7 +66,18 @@ def test_teacher_is_left_out_of_checkpoints_and_restored_on_load():
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(v, teacher_before[k])
     keep = build_image_amd(save_teacher=True)
-    assert any(k.startswith('teacher.') for k in keep.state_dict())
+    with torch.no_grad():
+        keep.teacher.backbone.layers[0].ln1.weight.add_(1.0)
+    saved = keep.state_dict()
+    assert any(k.startswith('teacher.') for k in saved)
+    # loaded back into the teacher, not into the student's module tree
+    other = build_image_amd(save_teacher=True)
+    assert not torch.equal(other.teacher.backbone.layers[0].ln1.weight,
+                           keep.teacher.backbone.layers[0].ln1.weight)
+    missing, unexpected = other.load_state_dict(saved, strict=True)
+    assert not missing and not unexpected
+    for k, v in keep.teacher.state_dict().items():
+        assert torch.equal(other.teacher.state_dict()[k], v), k
 
 
 def test_student_loads_into_mmpretrain_vision_transformer_with_no_conversion(tmp_path):
@@ -106,3 +117,54 @@ def test_student_loads_into_mmpretrain_vision_transformer_with_no_conversion(tmp
 def test_config_errors_at_build_time(overrides, match):
     with pytest.raises(ValueError, match=match):
         build_image_amd(**overrides)
+
+
+def test_each_step_publishes_its_record_for_the_engine():
+    from mmpretrain.structures import DataSample
+
+    from amd_mm.models.algorithms.step import last_step
+    model = build_image_amd()
+    samples = [DataSample(metainfo=dict(img_path=f'img_{i}.jpg')) for i in range(8)]
+    losses = model.loss(_fixed_batch(), samples)
+    record = last_step()
+    assert record.files == [f'img_{i}.jpg' for i in range(8)]
+    assert record.masks.ids_student.shape == (8, 16)  # 64 tokens, student ratio 0.75
+    assert set(record.losses) == set(losses)
+    for key, value in losses.items():
+        assert not record.losses[key].requires_grad
+        assert record.loss_terms()[key] == value.item()
+    second = model.loss(_fixed_batch())  # a new step replaces the record
+    assert last_step() is not record and last_step().files == []
+    assert not torch.equal(last_step().masks.order, record.masks.order)
+    del second
+
+
+def test_reconstruct_keeps_visible_patches_and_predicts_hidden_ones():
+    from amd_mm.models.utils import patchify
+    model = build_image_amd()
+    model.train()
+    x = _fixed_batch()
+    step = int(model.mask_generator.step)
+    recon, masks = model.reconstruct(x)
+    assert recon.shape == x.shape and int(model.mask_generator.step) == step
+    assert model.training and model.decoder.training  # modes restored
+    diff = (patchify(recon, 4) - patchify(x, 4)).abs().amax(dim=(2, 3))  # (B, N)
+    seen = masks.to_bool(masks.ids_student)
+    assert (diff[seen] == 0).all() and (diff[~seen] > 0).all()
+    # the hidden patches are the decoder's predictions, mapped back to input space:
+    # their per-patch mean and std are the true ones (the target normalisation undone)
+    from amd_mm.models.utils.tokens import pixel_targets, targets_to_patches
+    hidden = torch.gather(patchify(x, 4).flatten(2), 1,
+                          masks.ids_masked[..., None].expand(-1, -1, 48))
+    targets = torch.gather(pixel_targets(x, 4), 1, masks.ids_masked[..., None].expand(-1, -1, 48))
+    back = targets_to_patches(targets, hidden.reshape(8, -1, 16, 3), 'patch').flatten(2)
+    torch.testing.assert_close(back, hidden, rtol=1e-4, atol=1e-4)
+
+
+def test_construction_is_keyword_only():
+    from amd_mm.models.algorithms import AMD
+    with pytest.raises(TypeError):
+        AMD(dict(type='MaskedViT'), dict(type='AsymmetricMaskGenerator'))
+    model = build_image_amd()
+    with pytest.raises(TypeError):
+        model.init_distill(None, dict(type='AsymmetricMaskGenerator'))

@@ -14,19 +14,20 @@ def _as_sets(ids):
 def test_random_masks_are_nested_exact_and_sorted(grid, rs, rt):
     gen = AsymmetricMaskGenerator(student_ratio=rs, teacher_ratio=rt, seed=1)
     m = gen(16, grid)
+    d_ids = m.ids_teacher_only(rt)
     n = grid[0] * grid[1] * grid[2]
     n_s, n_t = num_visible(n, rs), num_visible(n, rt)
     assert m.ids_student.shape == (16, n_s)
-    assert m.ids_diff.shape == (16, n_t - n_s)
+    assert d_ids.shape == (16, n_t - n_s)
     assert m.ids_masked.shape == (16, n - n_s)
-    for ids in (m.ids_student, m.ids_diff, m.ids_masked):
+    for ids in (m.ids_student, d_ids, m.ids_masked):
         assert torch.all(ids[:, 1:] > ids[:, :-1]), 'indices sorted and unique per sample'
-    for s, d, hidden in zip(_as_sets(m.ids_student), _as_sets(m.ids_diff), _as_sets(m.ids_masked)):
+    for s, d, hidden in zip(_as_sets(m.ids_student), _as_sets(d_ids), _as_sets(m.ids_masked)):
         assert not s & d and not s & hidden  # student-visible is disjoint from the rest
         assert d <= hidden  # teacher-only tokens are hidden from the student
         assert len(s | hidden) == n
     # the teacher sees a strict superset of the student's tokens
-    assert m.ids_teacher.shape[1] == n_t > n_s
+    assert m.ids_teacher(rt).shape[1] == n_t > n_s
 
 
 def test_counts_match_official_rounding():
@@ -41,13 +42,13 @@ def test_tube_masks_repeat_over_time_and_nest():
     t, h, w = 8, 7, 7
     m = gen(4, (t, h, w))
     assert m.ids_student.shape == (4, t * num_visible(h * w, 0.9))
-    for ids in (m.ids_student, m.ids_diff, m.ids_masked):
+    for ids in (m.ids_student, m.ids_teacher_only(0.75), m.ids_masked):
         spatial = (ids % (h * w)).view(4, t, -1)
         slots = ids // (h * w)
         # the same spatial positions in every temporal slot
         assert torch.equal(spatial, spatial[:, :1].expand_as(spatial))
         assert torch.equal(slots.view(4, t, -1), torch.arange(t).view(1, t, 1).expand(4, t, spatial.shape[-1]))
-    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher)
+    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher(0.75))
     assert torch.all(vt[vs]) and vt.sum() > vs.sum()
 
 
@@ -91,8 +92,8 @@ def test_block_masks_are_exact_nested_and_clustered():
     gen = AsymmetricMaskGenerator(student_ratio=0.4, teacher_ratio=0.2, mode='block', seed=0)
     m = gen(16, (1, 14, 14))
     n_s, n_t = num_visible(196, 0.4), num_visible(196, 0.2)
-    assert m.ids_student.shape == (16, n_s) and m.ids_diff.shape == (16, n_t - n_s)
-    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher)
+    assert m.ids_student.shape == (16, n_s) and m.ids_teacher_only(0.2).shape == (16, n_t - n_s)
+    vs, vt = m.to_bool(m.ids_student), m.to_bool(m.ids_teacher(0.2))
     assert torch.all(vt[vs])
     hidden = ~vs.view(16, 14, 14)
     # hidden tokens come in blocks: most have a hidden right or lower neighbour
@@ -105,7 +106,16 @@ def test_block_masks_are_exact_nested_and_clustered():
 
 def test_teachers_with_other_ratios_get_nested_sets():
     m = AsymmetricMaskGenerator(student_ratio=0.9, teacher_ratio=0.75, mode='tube', seed=0)(2, (4, 6, 6))
-    full = m.teacher_only(0.0)
-    half = m.teacher_only(0.5)
+    full = m.ids_teacher_only(0.0)
+    half = m.ids_teacher_only(0.5)
     assert torch.equal(full, m.ids_masked)
-    assert set(m.ids_diff[0].tolist()) <= set(half[0].tolist()) <= set(full[0].tolist())
+    assert set(m.ids_teacher_only(0.75)[0].tolist()) <= set(half[0].tolist()) <= set(full[0].tolist())
+    assert m.ids_teacher_only(0.9).shape == (2, 0)  # the student's own ratio: nothing more
+
+
+def test_peek_draws_the_next_masks_without_advancing():
+    gen = AsymmetricMaskGenerator(student_ratio=0.75, teacher_ratio=0.5, seed=5)
+    gen(2, (1, 8, 8))
+    peeked = gen.peek(2, (1, 8, 8))
+    assert int(gen.step) == 1
+    assert torch.equal(gen(2, (1, 8, 8)).order, peeked.order) and int(gen.step) == 2

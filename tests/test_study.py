@@ -117,7 +117,7 @@ def test_vis_hook_writes_pngs_during_training(demo_root, tmp_path):
 
 @pytest.mark.parametrize('teacher', [True, False])
 def test_render_restores_state(tmp_path, teacher):
-    from amd_mm.engine.visualization import reconstruct, render_reconstruction
+    from amd_mm.engine.visualization import render_reconstruction, views_of
     model = build_image_amd(teacher_ckpt=_teacher_ckpt(tmp_path / 't.pth', TINY_TEACHER) if teacher else None,
                             teacher=teacher)
     model.train()
@@ -133,7 +133,7 @@ def test_render_restores_state(tmp_path, teacher):
     assert picture.dtype == np.uint8
     assert picture.shape == (16 + 2 * 96 + 4, columns * 96 + (columns - 1) * 4, 3)
     # the reconstruction keeps the visible patches of the input exactly
-    views = reconstruct(model, inputs[:2])
+    views = views_of(model, inputs[:2])
     keep = views['masks'].to_bool(views['masks'].ids_student)  # (B, N)
     from amd_mm.models.utils.tokens import patchify
     same = (patchify(views['reconstruction'], 4) - patchify(views['input'], 4)).abs().amax(dim=(2, 3))

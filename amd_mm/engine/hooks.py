@@ -10,6 +10,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from ..models.algorithms.step import last_step
+
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
@@ -79,9 +81,10 @@ class DistSanityHook(Hook):
         teacher = getattr(model, 'teacher', None)
         if teacher is not None and (teacher.training or any(p.requires_grad for p in teacher.parameters())):
             raise RuntimeError('DistSanityHook: the teacher is not frozen (train mode or requires_grad)')
-        masks = getattr(model, 'last_masks', None)
+        record = last_step()
         differ = None
-        if masks is not None:
+        if record is not None:
+            masks = record.masks
             mine = masks.ids_student.double().mul(torch.arange(1, masks.ids_student.numel() + 1,
                                                                device=masks.ids_student.device)
                                                   .view_as(masks.ids_student)).sum().view(1)

@@ -8,6 +8,8 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
+from ..models.algorithms.step import last_step
+
 
 @OPTIM_WRAPPERS.register_module()
 class NonFiniteGuardOptimWrapper(OptimWrapper):
@@ -21,7 +23,7 @@ class NonFiniteGuardOptimWrapper(OptimWrapper):
         **kwargs: ``OptimWrapper`` arguments.
 
     Either way one log line gives the iteration, every loss term and the files of
-    the batch (from the model's ``last_batch_files`` / ``last_loss_terms``). In
+    the batch (from the step's :class:`~amd_mm.models.algorithms.step.StepRecord`). In
     distributed runs the ranks agree (all-reduce) so they skip together. Under
     ``AmpOptimWrapper`` the grad scaler already skips non-finite steps.
     """
@@ -33,16 +35,12 @@ class NonFiniteGuardOptimWrapper(OptimWrapper):
         self.on_nonfinite = on_nonfinite
         self.max_skips = max_skips
         self.num_skipped = 0
-        self._model = None
 
-    def optim_context(self, model):
-        self._model = model
-        return super().optim_context(model)
-
-    def _describe(self, loss: torch.Tensor) -> str:
-        model = getattr(self._model, 'module', self._model)
-        terms = getattr(model, 'last_loss_terms', None) or {'loss': float(loss)}
-        files = getattr(model, 'last_batch_files', None) or []
+    @staticmethod
+    def _describe(loss: torch.Tensor) -> str:
+        record = last_step()
+        terms = {'loss': float(loss.detach()), **(record.loss_terms() if record else {})}
+        files = record.files if record else []
         it = MessageHub.get_current_instance().get_info('iter')
         shown = ', '.join(files[:8]) + (f' ... (+{len(files) - 8})' if len(files) > 8 else '')
         return (f'non-finite loss at iter {None if it is None else it + 1}: '

@@ -6,10 +6,7 @@
 * **teacher** - the patches the teacher sees, the others grey (only with a teacher);
 * **student** - the patches the student sees, the others grey;
 * **reconstruction** - the student's prediction of its hidden patches, pasted among the
-  visible ones (only with a pixel decoder). The decoder predicts *normalised* patches
-  (``target_norm`` of the algorithm); they are mapped back with the true mean / std of
-  each target patch, as MAE's visualisations do, so the picture shows what the decoder
-  knows about the *shape* inside a patch, not its mean colour.
+  visible ones (only with a pixel decoder): the algorithm's own ``reconstruct``.
 
 :class:`MaskReconstructionVisHook` renders the current training batch every
 ``interval`` iterations and writes it through the runner's visualizer
@@ -30,54 +27,13 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models.utils.tokens import as_clip, gather_tokens, patchify
+from ..models.utils.tokens import as_clip, patchify, unpatchify
 
 GREY = 0.5  # hidden patches, in [0, 1]
 
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
-
-
-def unpatchify(patches: torch.Tensor, grid: Sequence[int], patch_size: int,
-               tubelet_size: int = 1) -> torch.Tensor:
-    """Inverse of :func:`~amd_mm.models.utils.tokens.patchify`:
-    ``(B, N, P, C)`` -> ``(B, C, T, H, W)``."""
-    b, _, _, c = patches.shape
-    gt, gh, gw = (int(g) for g in grid)
-    x = patches.reshape(b, gt, gh, gw, tubelet_size, patch_size, patch_size, c)
-    x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # b c gt pt gh ph gw pw
-    return x.reshape(b, c, gt * tubelet_size, gh * patch_size, gw * patch_size)
-
-
-def denormalise_prediction(pred: torch.Tensor, target_patches: torch.Tensor, norm: str,
-                           eps: float = 1e-6) -> torch.Tensor:
-    """Map decoder outputs back to input space.
-
-    Args:
-        pred: ``(B, K, P * C)`` predictions in the target space of ``norm``.
-        target_patches: ``(B, K, P, C)`` the true patches at the same tokens (their
-            mean / std undo the per-patch normalisation, as in MAE's visualisation).
-        norm: the algorithm's ``target_norm`` (``'patch'``, ``'patch_channel'``, ``'none'``).
-
-    Returns:
-        ``(B, K, P, C)`` patches in the (normalised) input space.
-    """
-    b, k, p, c = target_patches.shape
-    pred = pred.float().reshape(b, k, p, c)
-    t = target_patches.float()
-    if norm == 'patch':
-        flat = t.flatten(2)
-        mean = flat.mean(dim=-1, keepdim=True).unsqueeze(-1)
-        std = (flat.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt().unsqueeze(-1)
-        return pred * std + mean
-    if norm == 'patch_channel':
-        mean = t.mean(dim=2, keepdim=True)
-        std = t.var(dim=2, keepdim=True, unbiased=True).sqrt()
-        return pred * (std + eps) + mean
-    if norm == 'none':
-        return pred
-    raise ValueError(f'unknown target norm {norm!r}')
 
 
 def batch_inputs(model, data_batch) -> torch.Tensor:
@@ -103,60 +59,38 @@ def _pixel_stats(model, channels: int, device) -> tuple:
 
 
 @torch.no_grad()
-def reconstruct(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tensor]:
-    """Masks and reconstruction of normalised ``inputs`` by an AMD / MAE model.
+def views_of(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tensor]:
+    """The panels of one picture for normalised ``inputs``, from an AMD / MAE model.
 
-    Draws masks with ``model.mask_generator`` unless ``masks`` are given; the
-    generator's ``step`` is restored, so training draws the masks it would have drawn.
-    Modules run in eval mode and are put back in the mode they were in.
-
-    Returns a dict of ``(B, C, T, H, W)`` tensors in [0, 1] (``input``, ``student``,
-    optionally ``teacher`` and ``reconstruction``) and the ``masks``.
+    Masks are drawn by the model (``model.reconstruct``) without advancing its mask
+    generator unless ``masks`` are given. Returns a dict of ``(B, C, T, H, W)`` tensors
+    in [0, 1] (``input``, ``student``, optionally ``teacher`` (the first teacher's
+    visible patches) and ``reconstruction`` (with a pixel decoder)) and the ``masks``.
     """
-    backbone, decoder = model.backbone, getattr(model, 'decoder', None)
+    backbone = model.backbone
     clip = as_clip(inputs)
     grid = backbone.token_grid(inputs)
     patch, tubelet = backbone.enc_patch_size, backbone.enc_tubelet_size
-    if masks is None:
-        generator = model.mask_generator
-        step = generator.step.clone()
-        try:
-            masks = generator(inputs.shape[0], grid, inputs.device)
-        finally:
-            generator.step.copy_(step)
-
-    modules = [m for m in (backbone, decoder) if m is not None]
-    modes = [(m, m.training) for root in modules for m in root.modules()]
-    for root in modules:
-        root.eval()
-    try:
-        patches = patchify(clip, patch, tubelet)  # (B, N, P, C) normalised input space
-        recon = None
-        if decoder is not None:
-            latent, _ = backbone.forward_masked(inputs, masks.ids_student)
-            pred = decoder(latent, masks.ids_student, masks.ids_masked, grid)
-            hidden = gather_tokens(patches.flatten(2), masks.ids_masked).reshape(
-                pred.shape[0], pred.shape[1], *patches.shape[2:])
-            filled = denormalise_prediction(pred, hidden, getattr(model, 'target_norm', 'patch'))
-            recon = patches.clone().float()
-            index = masks.ids_masked[..., None, None].expand(-1, -1, *patches.shape[2:])
-            recon.scatter_(1, index, filled)
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
+    recon = None
+    if getattr(model, 'decoder', None) is not None:
+        recon, masks = model.reconstruct(inputs, masks)
+    elif masks is None:
+        masks = model.mask_generator.peek(inputs.shape[0], grid, inputs.device)
+    patches = patchify(clip, patch, tubelet).float()  # (B, N, P, C) normalised input space
     mean, std = _pixel_stats(model, patches.shape[-1], inputs.device)
 
-    def to_unit(p: torch.Tensor) -> torch.Tensor:
-        return unpatchify((p.float() * std + mean) / 255.0, grid, patch, tubelet).clamp(0, 1)
+    def to_unit(x: torch.Tensor) -> torch.Tensor:  # normalised clip -> [0, 1]
+        return ((as_clip(x).float() * std.view(1, -1, 1, 1, 1) + mean.view(1, -1, 1, 1, 1))
+                / 255.0).clamp(0, 1)
 
     def only(ids: torch.Tensor) -> torch.Tensor:
         keep = masks.to_bool(ids)[..., None, None]
-        return to_unit(torch.where(keep, patches.float(), (GREY * 255.0 - mean) / std))
+        grey = torch.where(keep, patches, (GREY * 255.0 - mean) / std)
+        return to_unit(unpatchify(grey, grid, patch, tubelet))
 
-    out = dict(input=to_unit(patches), student=only(masks.ids_student), masks=masks)
+    out = dict(input=to_unit(clip), student=only(masks.ids_student), masks=masks)
     if getattr(model, 'teacher', None) is not None:
-        out['teacher'] = only(masks.ids_teacher)
+        out['teacher'] = only(masks.ids_teacher(model.branches[0].teacher_ratio))
     if recon is not None:
         out['reconstruction'] = to_unit(recon)
     return out
@@ -186,7 +120,7 @@ def render_reconstruction(model, inputs: torch.Tensor, max_samples: int = 4, num
     inputs = inputs[:max_samples]
     if masks is not None:
         masks = _take(masks, inputs.shape[0])
-    views = reconstruct(model, inputs, masks)
+    views = views_of(model, inputs, masks)
     _, _, t, h, w = views['input'].shape
     frames = sorted({int(round(i)) for i in np.linspace(0, t - 1, max(1, min(num_frames, t)))})
     scale = scale or max(1, math.ceil((96 if t == 1 else 64) / max(h, w)))
@@ -277,5 +211,5 @@ class MaskReconstructionVisHook(Hook):
         runner.visualizer.add_image(self.name, image, step=runner.iter + 1)
 
 
-__all__: List[str] = ['MaskReconstructionVisHook', 'render_reconstruction', 'reconstruct',
-                      'batch_inputs', 'unpatchify', 'denormalise_prediction']
+__all__: List[str] = ['MaskReconstructionVisHook', 'render_reconstruction', 'views_of',
+                      'batch_inputs']

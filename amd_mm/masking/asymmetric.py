@@ -29,17 +29,20 @@ def num_visible(num_tokens: int, mask_ratio: float) -> int:
 class AsymMask:
     """The masks of one batch. Index sets are ``(B, k)`` and sorted per sample.
 
+    One vocabulary for the token sets: ``ids_student`` (seen by the student),
+    ``ids_masked`` (hidden from the student: the pixel decoder's targets) and
+    ``ids_teacher_only(ratio)`` (seen by a teacher of mask ratio ``ratio`` but not by the
+    student: the generators' targets). A teacher runs ``ids_teacher(ratio)``.
+
     Attributes:
         order (LongTensor): ``(B, L)`` visibility order (``L = N`` tokens, or the
             ``H * W`` spatial positions of a tube mask, repeated over time).
         num_student (int): visible positions of the student among ``L``.
-        teacher_ratio (float): the default teacher's mask ratio.
         grid (tuple): ``(T, H, W)`` token grid.
         tube (bool): ``order`` is spatial and shared by all temporal slots.
     """
     order: torch.Tensor
     num_student: int
-    teacher_ratio: float
     grid: Tuple[int, int, int]
     tube: bool = False
 
@@ -56,9 +59,6 @@ class AsymMask:
         offsets = torch.arange(t, device=positions.device).view(1, t, 1) * (h * w)
         return (positions.unsqueeze(1) + offsets).flatten(1)
 
-    def _num_teacher(self, ratio: float) -> int:
-        return num_visible(self.order.shape[1], ratio)
-
     @property
     def ids_student(self) -> torch.Tensor:
         """Tokens the student sees."""
@@ -69,25 +69,30 @@ class AsymMask:
         """Tokens hidden from the student (the pixel decoder's targets)."""
         return self._expand(self.order[:, self.num_student:])
 
-    def teacher_only(self, ratio: Optional[float] = None) -> torch.Tensor:
-        """Tokens a teacher with mask ratio ``ratio`` (default: ``teacher_ratio``) sees and
-        the student does not; ``ratio=0`` (full view) gives ``ids_masked``."""
-        ratio = self.teacher_ratio if ratio is None else ratio
-        return self._expand(self.order[:, self.num_student:self._num_teacher(ratio)])
+    def ids_teacher_only(self, ratio: float) -> torch.Tensor:
+        """Tokens a teacher with mask ratio ``ratio`` sees and the student does not
+        (``ratio=0``, a full view: ``ids_masked``; the student's own ratio: none)."""
+        num_teacher = num_visible(self.order.shape[1], ratio)
+        return self._expand(self.order[:, self.num_student:num_teacher])
 
-    @property
-    def ids_diff(self) -> torch.Tensor:
-        return self.teacher_only()
-
-    @property
-    def ids_teacher(self) -> torch.Tensor:
-        """Tokens the default teacher sees, in the order it runs them (student's first)."""
-        return torch.cat([self.ids_student, self.ids_diff], dim=1)
+    def ids_teacher(self, ratio: float) -> torch.Tensor:
+        """Tokens a teacher with mask ratio ``ratio`` sees, in the order it runs them
+        (the student's first)."""
+        return torch.cat([self.ids_student, self.ids_teacher_only(ratio)], dim=1)
 
     def to_bool(self, ids: torch.Tensor) -> torch.Tensor:
         """``(B, N)`` boolean map that is True at ``ids``."""
         out = torch.zeros(ids.shape[0], self.num_tokens, dtype=torch.bool, device=ids.device)
         return out.scatter_(1, ids, True)
+
+
+def _check_teacher_ratio(ratio: float, student_ratio: float, key: str) -> None:
+    if not 0.0 <= float(ratio) < 1.0:
+        raise ValueError(f'{key}={ratio} must lie in [0, 1).')
+    if ratio >= student_ratio:
+        raise ValueError(
+            f'{key}={ratio} must be lower than mask_generator.student_ratio='
+            f'{student_ratio}: the teacher must see strictly more tokens than the student.')
 
 
 @register_shared
@@ -125,7 +130,7 @@ class AsymmetricMaskGenerator(nn.Module):
         for key, value in (('student_ratio', student_ratio), ('teacher_ratio', teacher_ratio)):
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f'mask_generator.{key}={value} must lie in [0, 1).')
-        self.check_teacher_ratio(teacher_ratio, 'mask_generator.teacher_ratio', student_ratio)
+        _check_teacher_ratio(teacher_ratio, student_ratio, 'mask_generator.teacher_ratio')
         if mode not in self.MODES:
             raise ValueError(f'mask_generator.mode={mode!r} must be one of {self.MODES}.')
         self.student_ratio = float(student_ratio)
@@ -136,14 +141,13 @@ class AsymmetricMaskGenerator(nn.Module):
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self._generators = {}
 
-    def check_teacher_ratio(self, ratio: float, key: str, student_ratio: Optional[float] = None):
-        student_ratio = self.student_ratio if student_ratio is None else student_ratio
-        if not 0.0 <= float(ratio) < 1.0:
-            raise ValueError(f'{key}={ratio} must lie in [0, 1).')
-        if ratio >= student_ratio:
-            raise ValueError(
-                f'{key}={ratio} must be lower than mask_generator.student_ratio='
-                f'{student_ratio}: the teacher must see strictly more tokens than the student.')
+    def resolve_teacher_ratio(self, ratio: Optional[float], key: str) -> float:
+        """A teacher's mask ratio: ``ratio`` checked against the student's, or this
+        generator's ``teacher_ratio`` when ``ratio`` is None (the one default)."""
+        if ratio is None:
+            return self.teacher_ratio
+        _check_teacher_ratio(ratio, self.student_ratio, key)
+        return float(ratio)
 
     def extra_repr(self) -> str:
         return (f'student_ratio={self.student_ratio}, teacher_ratio={self.teacher_ratio}, '
@@ -212,5 +216,13 @@ class AsymmetricMaskGenerator(nn.Module):
         else:
             order = torch.rand(batch_size, length, generator=gen, device=device).argsort(dim=1)
         self.step += 1
-        return AsymMask(order=order, num_student=n_s, teacher_ratio=self.teacher_ratio,
-                        grid=(t, h, w), tube=tube)
+        return AsymMask(order=order, num_student=n_s, grid=(t, h, w), tube=tube)
+
+    def peek(self, batch_size: int, grid: Sequence[int], device=None) -> AsymMask:
+        """The masks the next call would draw, without advancing ``step`` (for
+        pictures and checks: training then draws exactly what it would have drawn)."""
+        step = self.step.clone()
+        try:
+            return self(batch_size, grid, device)
+        finally:
+            self.step.copy_(step)

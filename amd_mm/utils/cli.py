@@ -10,6 +10,9 @@ _BUILD_PREFIX = re.compile(r'class `\w+` in [^:]+: ')
 def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
     """Read a config, apply ``--cfg-options`` and settle the work_dir, as OpenMMLab tools do."""
     from mmengine.config import Config
+
+    from ..compat import enable_cpu_distributed
+    enable_cpu_distributed(launcher)
     if not osp.isfile(path):
         raise SystemExit(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)

@@ -16,57 +16,30 @@ One step::
 
 Without a teacher it is exactly MAE / VideoMAE (only ``loss_rec``).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from ...registry import build_model
-from ..utils.tokens import gather_tokens, pixel_targets
+from ..utils.frozen import save_with_state_dict
+from ..utils.tokens import gather_tokens, patchify, pixel_targets, targets_to_patches, unpatchify
 from ..utils.transformer import compile_blocks
-from .branch import DistillBranch
+from .branch import DistillBranch, teacher_specs
+from .step import StepRecord, publish_step, sample_files
 
 
 class AsymmetricDistillMixin:
     """The AMD objective on top of an encoder ``self.backbone``.
 
-    Call :meth:`init_distill` from ``__init__`` after ``self.backbone`` exists.
-
-    Args (of :meth:`init_distill`):
-        teacher (dict, optional): :class:`FrozenTeacher` config; None gives MAE.
-        mask_generator (dict): :class:`AsymmetricMaskGenerator` config.
-        decoder (dict, optional): :class:`PixelDecoder` config (None: no pixel loss).
-        generator (dict, optional): :class:`FeatureGenerator` config, one copy per
-            aligned layer (None: no generative branch).
-        student_layers / teacher_layers (list[int]): 1-based aligned layers, paired
-            in order (official: student ``[6, 12]`` with ViT-L teacher ``[12, 24]``).
-        projection (bool): linear heads from student to teacher width, one per
-            aligned layer, shared by the direct and generative branches (official).
-            False requires equal widths.
-        loss_rec / loss_dir / loss_gen (dict, optional): :class:`AlignLoss` configs
-            whose ``loss_weight`` is the term's weight; None switches a term off.
-        target_norm (str): pixel target normalisation (see ``pixel_targets``).
-        extra_teachers (list[dict]): more teachers (MVD co-teaching), each a dict
-            with ``name`` (suffix of its loss terms), ``teacher``, ``student_layers``,
-            ``teacher_layers`` and optionally ``projection``, ``generator``,
-            ``loss_dir``, ``loss_gen``, ``loss_global``, ``teacher_ratio`` (its own
-            mask ratio).
-        loss_global (dict, optional): image-level contrastive target of the first
-            teacher (:class:`InfoNCELoss`; MimCo).
-        compile_blocks (bool | dict): ``torch.compile`` every transformer block
-            (student, decoder, generators; teachers with inductor ``freezing``) in
-            place, with these inductor options if a dict. Same losses up to float
-            rounding, same checkpoints; the first step pays the compilation. Off by
-            default. (MMEngine's top-level ``compile=True`` compiles the whole
-            ``train_step`` instead, through the masking code.)
-
-    Each teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
+    Call :meth:`init_distill` from ``__init__`` after ``self.backbone`` exists. Each
+    teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
     ``self.branches``; ``self.teacher`` is the first teacher.
     """
 
-    def init_distill(self,
-                     teacher: Optional[dict],
+    def init_distill(self, *,
                      mask_generator: dict,
+                     teacher: Optional[dict],
                      decoder: Optional[dict],
                      generator: Optional[dict],
                      student_layers: Sequence[int],
@@ -75,10 +48,47 @@ class AsymmetricDistillMixin:
                      loss_rec: Optional[dict],
                      loss_dir: Optional[dict],
                      loss_gen: Optional[dict],
+                     loss_global: Optional[dict],
                      target_norm: str,
-                     extra_teachers: Sequence[dict] = (),
-                     loss_global: Optional[dict] = None,
-                     registry=None):
+                     extra_teachers: Sequence[dict],
+                     save_teacher: bool,
+                     compile_blocks,
+                     registry) -> None:
+        """Build masks, decoder and one branch per teacher (keyword-only).
+
+        Args:
+            mask_generator (dict): :class:`AsymmetricMaskGenerator` config.
+            teacher (dict, optional): :class:`FrozenTeacher` config; None gives MAE.
+            decoder (dict, optional): :class:`PixelDecoder` config (None: no pixel loss).
+            generator (dict, optional): :class:`FeatureGenerator` config, one copy per
+                aligned layer (None: no generative branch).
+            student_layers / teacher_layers (list[int]): 1-based aligned layers, paired
+                in order (official video: student ``[6, 12]`` with ViT-L ``[12, 24]``).
+            projection (bool): linear heads from student to teacher width, one per
+                aligned layer, shared by the direct and generative branches (official).
+                False requires equal widths.
+            loss_rec / loss_dir / loss_gen (dict, optional): :class:`AlignLoss` configs
+                whose ``loss_weight`` is the term's weight; None switches a term off.
+            loss_global (dict, optional): image-level contrastive target of the first
+                teacher (:class:`InfoNCELoss`; MimCo).
+            target_norm (str): pixel target normalisation (see ``pixel_targets``).
+            extra_teachers (list[dict]): more teachers (MVD co-teaching), each with
+                ``name`` (suffix of its loss terms), ``teacher``, ``student_layers``,
+                ``teacher_layers`` and optionally ``projection``, ``generator``,
+                ``loss_dir``, ``loss_gen``, ``loss_global`` and ``teacher_ratio`` (its
+                own mask ratio; default ``mask_generator.teacher_ratio``).
+            save_teacher (bool): write the teachers' weights into checkpoints (under
+                ``teacher.`` and ``teacher_<name>.``) and load them back from there;
+                otherwise they come from their ``checkpoint`` at build time, also when
+                resuming.
+            compile_blocks (bool | dict): ``torch.compile`` every transformer block
+                (student, decoder, generators; teachers with inductor ``freezing``) in
+                place, with these inductor options if a dict. Same losses up to float
+                rounding, same checkpoints; the first step pays the compilation.
+                (MMEngine's top-level ``compile=True`` compiles the whole
+                ``train_step`` instead, through the masking code.)
+            registry: the toolbox ``MODELS`` registry to build components from.
+        """
         build = lambda cfg: build_model(cfg, registry)  # noqa: E731
         student = self.backbone
         self.target_norm = target_norm
@@ -92,45 +102,31 @@ class AsymmetricDistillMixin:
             self.decoder = build(decoder)
         self.loss_rec = build(loss_rec) if self.decoder is not None else None
 
-        # one DistillBranch per teacher: the top-level keys describe the first,
-        # extra_teachers[i] (same keys plus name and teacher_ratio) the others
-        specs = []
-        if teacher is not None:
-            specs.append(('', 'model.', dict(
-                teacher=teacher, generator=generator, student_layers=student_layers,
-                teacher_layers=teacher_layers, projection=projection, loss_dir=loss_dir,
-                loss_gen=loss_gen, loss_global=loss_global)))
-        elif extra_teachers:
-            raise ValueError('model.extra_teachers needs model.teacher (the first teacher).')
-        for i, extra in enumerate(extra_teachers):
-            extra = dict(extra)
-            name = extra.pop('name', None)
-            if not name or name in [s[0] for s in specs]:
-                raise ValueError(f'model.extra_teachers[{i}].name must be a unique non-empty string')
-            specs.append((name, f'model.extra_teachers[{i}].', extra))
-        self.branch_names = [name for name, _, _ in specs]
-        self.branches = nn.ModuleList()
-        for name, key, spec in specs:
-            ratio = spec.pop('teacher_ratio', None)
-            if ratio is not None:
-                self.mask_generator.check_teacher_ratio(ratio, f'{key}teacher_ratio')
-            unknown = set(spec) - {'teacher', 'generator', 'student_layers', 'teacher_layers',
-                                   'projection', 'loss_dir', 'loss_gen', 'loss_global'}
-            if unknown:
-                raise ValueError(f'{key[:-1]} has unknown keys {sorted(unknown)}')
-            self.branches.append(DistillBranch(
-                build(spec.pop('teacher')), student, build, key, teacher_ratio=ratio, **spec))
+        specs = teacher_specs(
+            teacher=teacher, extra_teachers=extra_teachers, generator=generator,
+            student_layers=student_layers, teacher_layers=teacher_layers, projection=projection,
+            loss_dir=loss_dir, loss_gen=loss_gen, loss_global=loss_global)
+        self.branches = nn.ModuleList(
+            DistillBranch(spec, build(spec.teacher), student,
+                          self.mask_generator.resolve_teacher_ratio(spec.teacher_ratio,
+                                                                    f'{spec.key}teacher_ratio'),
+                          build)
+            for spec in specs)
+        self.branch_names = [spec.name for spec in specs]
         if not self.branches and self.decoder is None:
             raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
                              '(nothing would be learned).')
         self.student_layers = sorted({l for b in self.branches for l in b.student_layers})
 
-    def setup_block_compile(self, enabled=False):
-        """See ``compile_blocks`` above; called by the algorithms after :meth:`init_distill`."""
-        if not enabled:
-            return
-        options = dict(enabled) if isinstance(enabled, dict) else None
-        compile_blocks(self.backbone._encoder_blocks(), options)
+        self.save_teacher = bool(save_teacher)
+        prefixes = ['teacher.' if not name else f'teacher_{name}.' for name in self.branch_names]
+        save_with_state_dict(self, lambda: dict(zip(prefixes, self.teachers)),
+                             lambda: self.save_teacher)
+        if compile_blocks:
+            self._compile_blocks(dict(compile_blocks) if isinstance(compile_blocks, dict) else None)
+
+    def _compile_blocks(self, options: Optional[dict]) -> None:
+        compile_blocks(self.backbone.encoder_blocks(), options)
         if self.decoder is not None:
             compile_blocks(self.decoder.blocks, options)
         for branch in self.branches:
@@ -148,14 +144,19 @@ class AsymmetricDistillMixin:
         return [b.teacher for b in self.branches]
 
     # -- the step ------------------------------------------------------------
-    def distill_loss(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def distill_loss(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
         """All loss terms for a batch of normalised images ``(B, 3, H, W)`` or clips
         ``(B, 3, T, H, W)``: ``loss_rec``, and ``loss_dir`` / ``loss_gen`` per teacher
-        (suffixed ``_<name>`` for the extra teachers)."""
+        (suffixed ``_<name>`` for the extra teachers).
+
+        Publishes the step's :class:`~amd_mm.models.algorithms.step.StepRecord` (masks,
+        the batch's files, the detached terms) for the engine's hooks and guards.
+        """
         student = self.backbone
         grid = student.token_grid(inputs)
         masks = self.mask_generator(inputs.shape[0], grid, inputs.device)
-        self.last_masks = masks  # for hooks (DistSanityHook, visualisation)
+        record = StepRecord(masks=masks, files=sample_files(data_samples))
+        publish_step(record)
         latent, taps = student.forward_masked(inputs, masks.ids_student, out_layers=self.student_layers)
         losses = {}
         if self.decoder is not None:
@@ -166,50 +167,44 @@ class AsymmetricDistillMixin:
         for name, branch in zip(self.branch_names, self.branches):
             for term, value in branch(inputs, by_layer, masks, latent).items():
                 losses[f'{term}_{name}' if name else term] = value
+        record.losses = {k: v.detach() for k, v in losses.items()}
         return losses
 
-    # -- what the reliability tools report ----------------------------------
-    def remember_batch(self, data_samples) -> None:
-        """Keep the file names of the current batch (for non-finite loss reports)."""
-        files = []
-        for sample in data_samples or []:
-            meta = getattr(sample, 'metainfo', {}) or {}
-            name = meta.get('img_path') or meta.get('filename') or meta.get('frame_dir')
-            if name:
-                files.append(str(name))
-        self.last_batch_files = files
+    @torch.no_grad()
+    def reconstruct(self, inputs: torch.Tensor, masks=None) -> Tuple[torch.Tensor, object]:
+        """The student's reconstruction of normalised ``inputs`` (images or clips).
 
-    def parse_losses(self, losses):
-        loss, log_vars = super().parse_losses(losses)
-        self.last_loss_terms = {k: float(v.detach()) if torch.is_tensor(v) else float(v)
-                                for k, v in log_vars.items()}
-        return loss, log_vars
+        Visible patches are kept as they are; hidden ones are the pixel decoder's
+        predictions, mapped from target space back to input space with the true
+        statistics of each hidden patch (as MAE's visualisations do: what the decoder
+        knows about the shape inside a patch, not its mean colour). Masks are drawn
+        with the mask generator unless ``masks`` are given, without advancing it
+        (training then draws the masks it would have drawn). Runs in eval mode; every
+        module's mode is restored afterwards.
 
-    # -- checkpoints -----------------------------------------------------------
-    def init_teacher_checkpointing(self, save_teacher: bool):
-        """Keep the frozen teachers out of saved checkpoints unless ``save_teacher``.
-
-        With ``save_teacher=True`` their weights are written under ``teacher.`` (the
-        first) and ``teacher_<name>.`` (extra teachers) and loaded back from there;
-        otherwise the teachers come from their ``checkpoint`` at build time, also
-        when resuming.
+        Returns:
+            ``(reconstruction, masks)``: the reconstruction has the shape of ``inputs``.
         """
-        self.save_teacher = save_teacher
-        prefixes = ['teacher.' if not name else f'teacher_{name}.' for name in self.branch_names]
-
-        def add_teachers(module, state_dict, prefix, local_metadata):
-            if module.save_teacher:
-                for key, branch in zip(prefixes, module.branches):
-                    for name, value in branch.teacher.state_dict().items():
-                        state_dict[prefix + key + name] = value
-            return state_dict
-
-        def load_teachers(state_dict, prefix, *args, **kwargs):
-            for key, branch in zip(prefixes, self.branches):
-                keys = [k for k in state_dict if k.startswith(prefix + key)]
-                if keys:
-                    own = {k[len(prefix + key):]: state_dict.pop(k) for k in keys}
-                    branch.teacher.load_state_dict(own, strict=True)
-
-        self._register_state_dict_hook(add_teachers)
-        self._register_load_state_dict_pre_hook(load_teachers)
+        if self.decoder is None:
+            raise ValueError('reconstruct needs a pixel decoder (model.decoder and model.loss_rec).')
+        student = self.backbone
+        grid = student.token_grid(inputs)
+        patch, tubelet = student.enc_patch_size, student.enc_tubelet_size
+        if masks is None:
+            masks = self.mask_generator.peek(inputs.shape[0], grid, inputs.device)
+        modes = [(m, m.training) for root in (student, self.decoder) for m in root.modules()]
+        student.eval()
+        self.decoder.eval()
+        try:
+            latent, _ = student.forward_masked(inputs, masks.ids_student)
+            pred = self.decoder(latent, masks.ids_student, masks.ids_masked, grid)
+        finally:
+            for m, mode in modes:
+                m.training = mode
+        patches = patchify(inputs, patch, tubelet).float()  # (B, N, P, C)
+        hidden = gather_tokens(patches.flatten(2), masks.ids_masked).reshape(
+            *pred.shape[:2], *patches.shape[2:])
+        filled = targets_to_patches(pred, hidden, self.target_norm)
+        index = masks.ids_masked[..., None, None].expand(-1, -1, *patches.shape[2:])
+        recon = unpatchify(patches.scatter(1, index, filled), grid, patch, tubelet)
+        return (recon if inputs.dim() == 5 else recon.squeeze(2)), masks

@@ -17,15 +17,16 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``),
     ``model.teacher`` the frozen VideoMAE teacher. ``teacher=None`` is plain
     VideoMAE. Defaults follow the official scripts: tube masks 0.9 / 0.75,
-    targets normalised per tubelet patch and channel. Arguments as
-    :class:`AsymmetricDistillMixin`.
+    targets normalised per tubelet patch and channel, a ViT-S student's blocks 6, 12
+    aligned to a ViT-L teacher's 12, 24. Arguments as
+    :meth:`AsymmetricDistillMixin.init_distill`.
 
     Inputs from ``ActionDataPreprocessor(format_shape='NCTHW')`` are
     ``(B, V, C, T, H, W)``; the ``V`` views of a video (``RepeatAugment``) are
     treated as independent samples.
     """
 
-    def __init__(self,
+    def __init__(self, *,
                  backbone: dict,
                  mask_generator: dict = dict(type='AsymmetricMaskGenerator', student_ratio=0.9,
                                              teacher_ratio=0.75, mode='tube'),
@@ -52,11 +53,12 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.init_distill(teacher, mask_generator, decoder, generator, student_layers,
-                          teacher_layers, projection, loss_rec, loss_dir, loss_gen, target_norm,
-                          extra_teachers, loss_global, registry=MODELS)
-        self.setup_block_compile(compile_blocks)
-        self.init_teacher_checkpointing(save_teacher)
+        self.init_distill(
+            mask_generator=mask_generator, teacher=teacher, decoder=decoder, generator=generator,
+            student_layers=student_layers, teacher_layers=teacher_layers, projection=projection,
+            loss_rec=loss_rec, loss_dir=loss_dir, loss_gen=loss_gen, loss_global=loss_global,
+            target_norm=target_norm, extra_teachers=extra_teachers, save_teacher=save_teacher,
+            compile_blocks=compile_blocks, registry=MODELS)
 
     @staticmethod
     def _flatten_views(inputs: torch.Tensor) -> torch.Tensor:
@@ -65,8 +67,7 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
     def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
         inputs = self._flatten_views(inputs)
         if mode == 'loss':
-            self.remember_batch(data_samples)
-            return self.distill_loss(inputs)
+            return self.distill_loss(inputs, data_samples)
         if mode == 'tensor':
             return self.backbone(inputs)
         raise RuntimeError(f'VideoAMD is a pre-training model: mode={mode!r} is not supported; '

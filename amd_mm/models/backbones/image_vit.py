@@ -58,7 +58,7 @@ class MaskedViT(MaskedEncoderMixin, VisionTransformer):
         cls = self.cls_token + self.pos_embed[:, :1]
         return cls.expand(batch_size, -1, -1)
 
-    def _encoder_blocks(self):
+    def encoder_blocks(self):
         return self.layers
 
     def _pre_blocks(self, x):

@@ -3,8 +3,10 @@
 :class:`MaskedEncoderMixin` runs a subset of tokens through the encoder,
 taps chosen layers and can stop early. Concrete encoders subclass the
 toolboxes' own ViTs (so their checkpoints load with no conversion) and supply
-small hooks: ``_conv_embed``, ``_patch_pos``, ``_prefix_tokens``, ``_pre_blocks``,
-``_encoder_blocks`` and ``_final_norm``.
+small protected hooks used only here (``_conv_embed``, ``_patch_pos``,
+``_prefix_tokens``, ``_pre_blocks``, ``_final_norm``) and one public method other
+modules call, :meth:`~MaskedEncoderMixin.encoder_blocks` (the transformer blocks, for
+compiling them and for the depth).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -48,7 +50,8 @@ class MaskedEncoderMixin:
         """Applied to the whole sequence before the first block (e.g. a pre-norm)."""
         return x
 
-    def _encoder_blocks(self) -> Sequence[nn.Module]:
+    def encoder_blocks(self) -> Sequence[nn.Module]:
+        """The transformer blocks, in order."""
         raise NotImplementedError
 
     def _final_norm(self) -> nn.Module:
@@ -66,7 +69,7 @@ class MaskedEncoderMixin:
 
     @property
     def enc_depth(self) -> int:
-        return len(self._encoder_blocks())
+        return len(self.encoder_blocks())
 
     @property
     def enc_width(self) -> int:
@@ -117,7 +120,7 @@ class MaskedEncoderMixin:
         Returns:
             ``(tokens (B, K, C) or None, [features (B, K, C) per out_layer])``.
         """
-        blocks = self._encoder_blocks()
+        blocks = self.encoder_blocks()
         depth = len(blocks) if stop_after is None else int(stop_after)
         x = self._embed_tokens(inputs, ids)
         prefix = self._prefix_tokens(x.shape[0])

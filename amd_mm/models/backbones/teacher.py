@@ -61,7 +61,7 @@ class FrozenTeacher(BaseModule):
         """Compile the encoder's blocks with inductor ``freezing`` (weights folded in as
         constants, pre-packed for the CPU / GPU matmul libraries): valid because the
         teacher's weights never change after they are loaded."""
-        compile_blocks(self.backbone._encoder_blocks(), dict(options or {}, freezing=True))
+        compile_blocks(self.backbone.encoder_blocks(), dict(options or {}, freezing=True))
 
     # -- weights -----------------------------------------------------------
     def load_checkpoint(self, path: str, prefix: Optional[str] = None):
@@ -118,17 +118,19 @@ class FrozenTeacher(BaseModule):
         return self.backbone.enc_width
 
     @torch.no_grad()
-    def forward(self, inputs: torch.Tensor, ids_student: torch.Tensor, ids_diff: Optional[torch.Tensor],
+    def forward(self, inputs: torch.Tensor, ids_student: torch.Tensor,
+                ids_teacher_only: Optional[torch.Tensor],
                 layers: Sequence[int]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """Features of ``layers`` on the teacher-visible tokens, split in two.
 
-        The teacher runs ``cat(ids_student, ids_diff)`` (all tokens it sees) and
-        stops after ``max(layers)``.
+        The teacher runs ``cat(ids_student, ids_teacher_only)`` (all tokens it sees;
+        only the student's when ``ids_teacher_only`` is None) and stops after
+        ``max(layers)``.
 
         Returns:
-            ``(on_student [(B, n_s, C)], on_diff [(B, n_d, C)])``, one per layer.
+            ``(on_student [(B, n_s, C)], on_teacher_only [(B, n_t, C)])``, one per layer.
         """
-        ids = ids_student if ids_diff is None else torch.cat([ids_student, ids_diff], dim=1)
+        ids = ids_student if ids_teacher_only is None else torch.cat([ids_student, ids_teacher_only], dim=1)
         n_s = ids_student.shape[1]
         use_amp = self.dtype is not None and inputs.device.type in ('cuda', 'cpu')
         with torch.autocast(inputs.device.type, dtype=self.dtype or torch.float32, enabled=use_amp):
@@ -157,7 +159,7 @@ class FrameTeacher(FrozenTeacher):
         self.tubelet_size = int(tubelet_size)
 
     @torch.no_grad()
-    def forward(self, inputs, ids_student, ids_diff, layers):
+    def forward(self, inputs, ids_student, ids_teacher_only, layers):
         from ..utils.tokens import gather_tokens
         if inputs.dim() != 5:
             raise ValueError(f'FrameTeacher expects clips (B, C, T, H, W), got {tuple(inputs.shape)}')
@@ -169,5 +171,6 @@ class FrameTeacher(FrozenTeacher):
                                                     stop_after=max(layers), final_norm=False)
         feats = [f.float().reshape(b, -1, f.shape[-1]) for f in feats]  # (B, T' * H * W, C)
         on_student = [gather_tokens(f, ids_student) for f in feats]
-        on_diff = [gather_tokens(f, ids_diff) for f in feats] if ids_diff is not None else None
-        return on_student, on_diff
+        on_teacher_only = ([gather_tokens(f, ids_teacher_only) for f in feats]
+                           if ids_teacher_only is not None else None)
+        return on_student, on_teacher_only

@@ -13,6 +13,20 @@ class FusedAttention(Attention):
     explicit softmax: same result, less memory, flash / memory-efficient kernels
     on GPUs."""
 
+    @classmethod
+    def from_attention(cls, attn: Attention) -> 'FusedAttention':
+        """A ``FusedAttention`` with the settings and the very parameters of ``attn``.
+
+        Built on the meta device, so no random initialisation runs (the global random
+        stream, and with it every later initialisation, is the same as without fusing).
+        """
+        with torch.device('meta'):
+            fused = cls(attn.embed_dims, attn.num_heads, qkv_bias=hasattr(attn, 'q_bias'),
+                        qk_scale=attn.scale, attn_drop_rate=attn.attn_drop.p,
+                        drop_rate=attn.proj_drop.p, init_cfg=attn.init_cfg)
+        fused.load_state_dict(attn.state_dict(), assign=True)
+        return fused
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
         bias = None
@@ -55,7 +69,7 @@ class MaskedVideoViT(MaskedEncoderMixin, VisionTransformer):
         self.gather_embed = gather_embed
         if fused_attention:
             for block in self.blocks:
-                block.attn.__class__ = FusedAttention  # same state, fused kernel
+                block.attn = FusedAttention.from_attention(block.attn)
 
     def _conv_embed(self, inputs):
         return self.patch_embed(inputs)[0]
@@ -67,7 +81,7 @@ class MaskedVideoViT(MaskedEncoderMixin, VisionTransformer):
             pos = get_sinusoid_encoding(num_tokens, self.embed_dims).to(inputs.device)
         return pos
 
-    def _encoder_blocks(self):
+    def encoder_blocks(self):
         return self.blocks
 
     def _final_norm(self):

@@ -15,9 +15,9 @@ class FeatureGenerator(nn.Module):
 
     Input: projected student features ``(B, n_s, C)`` (C = teacher width) at
     ``ids_student``; a learned mask token (a registered parameter, so it is
-    trained and saved, unlike the official code's plain list) fills ``ids_diff``;
+    trained and saved, unlike the official code's plain list) fills ``ids_teacher_only``;
     fixed sin-cos positions are added to both. Output: the transformer's raw
-    outputs on the ``ids_diff`` tokens, with no final norm (as the official
+    outputs on the ``ids_teacher_only`` tokens, with no final norm (as the official
     generator).
 
     Args:
@@ -41,12 +41,12 @@ class FeatureGenerator(nn.Module):
         self.blocks = TransformerStack(embed_dims, depth, num_heads or max(1, embed_dims // 64), mlp_ratio)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
 
-    def forward(self, feats: torch.Tensor, ids_student: torch.Tensor, ids_diff: torch.Tensor,
-                grid) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, ids_student: torch.Tensor,
+                ids_teacher_only: torch.Tensor, grid) -> torch.Tensor:
         b = feats.shape[0]
         pos = sincos_pos_embed(grid, self.embed_dims, feats.device, feats.dtype).expand(b, -1, -1)
         visible = feats + gather_tokens(pos, ids_student)
-        hidden = self.mask_token.to(feats.dtype) + gather_tokens(pos, ids_diff)
+        hidden = self.mask_token.to(feats.dtype) + gather_tokens(pos, ids_teacher_only)
         n_out = hidden.shape[1]
         x = self.blocks(torch.cat([visible, hidden], dim=1),
                         num_out=n_out if self.prune_last_block else None)

@@ -78,6 +78,46 @@ def pixel_targets(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
     raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
 
 
+
+def unpatchify(patches: torch.Tensor, grid: Tuple[int, int, int], patch_size: int,
+               tubelet_size: int = 1) -> torch.Tensor:
+    """Inverse of :func:`patchify`: ``(B, N, P, C)`` -> ``(B, C, T, H, W)``."""
+    b, _, _, c = patches.shape
+    gt, gh, gw = (int(g) for g in grid)
+    x = patches.reshape(b, gt, gh, gw, tubelet_size, patch_size, patch_size, c)
+    x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)  # b c gt pt gh ph gw pw
+    return x.reshape(b, c, gt * tubelet_size, gh * patch_size, gw * patch_size)
+
+
+def targets_to_patches(pred: torch.Tensor, patches: torch.Tensor, norm: str = 'patch',
+                       eps: float = 1e-6) -> torch.Tensor:
+    """Inverse of :func:`pixel_targets` for predictions of given patches.
+
+    Args:
+        pred: ``(B, K, P * C)`` values in the target space of ``norm``.
+        patches: ``(B, K, P, C)`` the true patches at the same tokens (their mean and
+            std undo the per-patch normalisation, as MAE's visualisations do).
+        norm: the ``norm`` the targets were made with.
+
+    Returns:
+        ``(B, K, P, C)`` patches in the input space.
+    """
+    b, k, p, c = patches.shape
+    pred = pred.float().reshape(b, k, p, c)
+    t = patches.float()
+    if norm == 'patch':
+        flat = t.flatten(2)
+        mean = flat.mean(dim=-1, keepdim=True).unsqueeze(-1)
+        std = (flat.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt().unsqueeze(-1)
+        return pred * std + mean
+    if norm == 'patch_channel':
+        mean = t.mean(dim=2, keepdim=True)
+        std = t.var(dim=2, keepdim=True, unbiased=True).sqrt()
+        return pred * (std + eps) + mean
+    if norm == 'none':
+        return pred
+    raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
+
 @lru_cache(maxsize=32)
 def _sincos_table(grid: Tuple[int, int, int], dim: int) -> torch.Tensor:
     t, h, w = grid
