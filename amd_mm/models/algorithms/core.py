@@ -16,10 +16,13 @@ One step::
 
 Without a teacher it is exactly MAE / VideoMAE (only ``loss_rec``).
 """
+import logging
+from dataclasses import replace
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 from ...registry import build_model
 from ..utils.frozen import save_with_state_dict
@@ -106,12 +109,17 @@ class AsymmetricDistillMixin:
             teacher=teacher, extra_teachers=extra_teachers, generator=generator,
             student_layers=student_layers, teacher_layers=teacher_layers, projection=projection,
             loss_dir=loss_dir, loss_gen=loss_gen, loss_global=loss_global)
-        self.branches = nn.ModuleList(
-            DistillBranch(spec, build(spec.teacher), student,
-                          self.mask_generator.resolve_teacher_ratio(spec.teacher_ratio,
-                                                                    f'{spec.key}teacher_ratio'),
-                          build)
-            for spec in specs)
+        self.branches = nn.ModuleList()
+        for spec in specs:
+            ratio = self.mask_generator.resolve_teacher_ratio(spec.teacher_ratio,
+                                                              f'{spec.key}teacher_ratio')
+            if ratio == self.mask_generator.student_ratio and spec.generator is not None:
+                print_log(f'{spec.key}teacher: mask ratio {ratio} equals mask_generator.'
+                          "student_ratio: the teacher sees exactly the student's tokens "
+                          '(symmetric), so the generative branch has nothing to predict and is '
+                          'off (no generators, no loss_gen).', logger='current', level=logging.WARNING)
+                spec = replace(spec, generator=None)
+            self.branches.append(DistillBranch(spec, build(spec.teacher), student, ratio, build))
         self.branch_names = [spec.name for spec in specs]
         if not self.branches and self.decoder is None:
             raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
