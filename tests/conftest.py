@@ -14,8 +14,14 @@ torch.set_num_threads(2)
 from mmengine.logging import MMLogger  # noqa: E402
 MMLogger.get_instance('amd_mm_tests', log_level='WARNING')
 
-TINY_TEACHER = dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=192)
-TINY_STUDENT = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
+# the sizes of configs/tiny/_tiny_image_base.py and _tiny_video_base.py
+TINY_TEACHER = dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=384)
+TINY_STUDENT = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256)
+TINY_VIDEO_VIT = dict(type='MaskedVideoViT', img_size=32, patch_size=4, num_frames=8,
+                      tubelet_size=2, mlp_ratio=2, qkv_bias=True,
+                      norm_cfg=dict(type='LN', eps=1e-6))
+TINY_VIDEO_TEACHER = dict(TINY_VIDEO_VIT, embed_dims=96, depth=4, num_heads=4)
+TINY_VIDEO_STUDENT = dict(TINY_VIDEO_VIT, embed_dims=64, depth=4, num_heads=4)
 
 
 @pytest.fixture(scope='session')
@@ -27,6 +33,43 @@ def demo_root(tmp_path_factory):
     demo_data.make_videos(root, num_train=8, num_val=4)
     demo_ava.make_ava(root)
     return root
+
+
+def save_backbone(module, path, prefix='backbone.'):
+    """Write ``module``'s weights as an MMEngine-style checkpoint (keys under ``prefix``)."""
+    torch.save({'state_dict': {prefix + k: v for k, v in module.state_dict().items()}}, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def teacher_ckpts(tmp_path_factory):
+    """Randomly initialised (seeded) tiny teachers of the tiny configs' sizes, as
+    checkpoint files: ``{'image': path, 'video': path}``."""
+    from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS
+    root = tmp_path_factory.mktemp('teachers')
+    out = {}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        for name, registry, cfg in (
+                ('image', MMPRETRAIN_MODELS,
+                 dict(type='MaskedViT', arch=TINY_TEACHER, img_size=32, patch_size=4)),
+                ('video', MMACTION_MODELS, TINY_VIDEO_TEACHER)):
+            vit = registry.build(cfg)
+            vit.init_weights()
+            out[name] = save_backbone(vit, root / f'{name}.pth')
+    return out
+
+
+def scalars(work_dir, key='loss'):
+    """The logged rows holding ``key`` of every MMEngine run under ``work_dir``
+    (``<work_dir>/<timestamp>/vis_data/scalars.json``), oldest run first."""
+    import glob
+    import json
+    rows = []
+    for path in sorted(glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            rows += [json.loads(line) for line in f if f'"{key}"' in line]
+    return rows
 
 
 def image_amd_cfg(teacher_ckpt=None, teacher=True, **overrides):

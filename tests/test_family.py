@@ -1,6 +1,4 @@
 """The masked-distillation family as configurations of the same components."""
-import glob
-import json
 import os.path as osp
 
 import pytest
@@ -8,27 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import ROOT, run_tool
-
-IMAGE_TEACHER = dict(type='MaskedViT', img_size=32, patch_size=4,
-                     arch=dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=384))
-VIDEO_TEACHER = dict(type='MaskedVideoViT', img_size=32, patch_size=4, num_frames=8, tubelet_size=2,
-                     mlp_ratio=2, qkv_bias=True, embed_dims=96, depth=4, num_heads=4)
-
-
-@pytest.fixture(scope='module')
-def teacher_ckpts(tmp_path_factory):
-    from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS
-    root = tmp_path_factory.mktemp('teachers')
-    out = {}
-    for name, registry, cfg in (('image', MMPRETRAIN_MODELS, IMAGE_TEACHER),
-                                ('video', MMACTION_MODELS, VIDEO_TEACHER)):
-        vit = registry.build(cfg)
-        vit.init_weights()
-        out[name] = str(root / f'{name}.pth')
-        torch.save({'state_dict': {'backbone.' + k: v for k, v in vit.state_dict().items()}}, out[name])
-    return out
-
+from conftest import ROOT, run_tool, scalars
 
 def build(config, teacher_ckpts, **overrides):
     cfg = Config.fromfile(osp.join(ROOT, config))
@@ -71,8 +49,7 @@ def test_family_tiny_config_trains_end_to_end(config, demo_root, teacher_ckpts, 
     for i, extra in enumerate(cfg.model.get('extra_teachers', [])):
         opts.append(f'model.extra_teachers.{i}.teacher.checkpoint={teacher_ckpts[kind(extra.teacher)]}')
     run_tool('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
-    (path,) = glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
-    rows = [json.loads(line) for line in open(path) if '"loss"' in line]
+    rows = scalars(tmp_path)
     assert rows
     logged = {k for k in rows[-1] if k.startswith('loss_')}
     assert logged == FAMILY[config]

@@ -81,7 +81,6 @@ def test_teacher_is_left_out_of_checkpoints_and_restored_on_load():
 
 
 def test_student_loads_into_mmpretrain_vision_transformer_with_no_conversion(tmp_path):
-    from mmengine.runner.checkpoint import load_checkpoint
     from mmpretrain.models import VisionTransformer
     model = build_image_amd()
     path = tmp_path / 'amd.pth'

@@ -1,18 +1,11 @@
 """The tiny configs train end to end through tools/train.py, as a user runs them."""
-import glob
 import json
 import math
 import os.path as osp
 
 import torch
 
-from conftest import assert_backbone_initialised_from, run_tool
-
-
-def scalars(work_dir):
-    (path,) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    with open(path) as f:
-        return [json.loads(line) for line in f if 'loss' in line]
+from conftest import assert_backbone_initialised_from, run_tool, scalars
 
 
 def image_opts(demo_root, epochs):

@@ -1,14 +1,10 @@
-import os.path as osp
 
 import pytest
 import torch
 
 from amd_mm.registry import MMACTION_MODELS, build_model
 
-VIT = dict(type='MaskedVideoViT', img_size=32, patch_size=4, num_frames=8, tubelet_size=2,
-           mlp_ratio=2, qkv_bias=True, norm_cfg=dict(type='LN', eps=1e-6))
-TEACHER = dict(VIT, embed_dims=96, depth=4, num_heads=4)
-STUDENT = dict(VIT, embed_dims=64, depth=4, num_heads=4)
+from conftest import TINY_VIDEO_STUDENT as STUDENT, TINY_VIDEO_TEACHER as TEACHER
 
 
 def build_video_amd(teacher_ckpt=None, **overrides):

@@ -17,7 +17,7 @@ module in the train / eval mode it was in, so a run with the hook trains exactly
 one without.
 """
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch

@@ -1,5 +1,5 @@
 """Video AMD on mmaction2."""
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from mmaction.registry import MODELS
