@@ -4,21 +4,21 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from conftest import ROOT, run_tool, scalars
 
 def build(config, teacher_ckpts, **overrides):
+    from mmengine.registry import MODELS, DefaultScope
     cfg = Config.fromfile(osp.join(ROOT, config))
-    init_default_scope(cfg.default_scope)
-    from mmengine.registry import MODELS
     model_cfg = cfg.model
     model_cfg.update(overrides)
+    kind = lambda t: 'image' if t.backbone.type == 'MaskedViT' else 'video'  # noqa: E731
     if model_cfg.get('teacher'):
-        model_cfg.teacher.checkpoint = teacher_ckpts['image' if 'MaskedViT' == model_cfg.teacher.backbone.type else 'video']
+        model_cfg.teacher.checkpoint = teacher_ckpts[kind(model_cfg.teacher)]
     for extra in model_cfg.get('extra_teachers', []):
-        extra.teacher.checkpoint = teacher_ckpts['image' if 'MaskedViT' == extra.teacher.backbone.type else 'video']
-    model = MODELS.build(model_cfg)
+        extra.teacher.checkpoint = teacher_ckpts[kind(extra.teacher)]
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):  # no scope leaks into other tests
+        model = MODELS.build(model_cfg)
     model.init_weights()
     return model
 
