@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, run_tool, scalars
+from conftest import ROOT, run_tool_in_process, scalars
 
 def build(config, teacher_ckpts, **overrides):
     from mmengine.registry import MODELS, DefaultScope
@@ -48,7 +48,7 @@ def test_family_tiny_config_trains_end_to_end(config, demo_root, teacher_ckpts, 
     opts.append(f'model.teacher.checkpoint={teacher_ckpts[kind(cfg.model.teacher)]}')
     for i, extra in enumerate(cfg.model.get('extra_teachers', [])):
         opts.append(f'model.extra_teachers.{i}.teacher.checkpoint={teacher_ckpts[kind(extra.teacher)]}')
-    run_tool('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
+    run_tool_in_process('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
     rows = scalars(tmp_path)
     assert rows
     logged = {k for k in rows[-1] if k.startswith('loss_')}
