@@ -353,6 +353,8 @@ def test_image_erasing_in_bgr_is_standard_normal_after_mmpretrain_preprocessor()
     inside = x[0].permute(1, 2, 0)[torch.from_numpy(box)]
     for c in range(3):
         assert abs(inside[:, c].mean().item()) < 0.05 and abs(inside[:, c].std().item() - 1) < 0.05
+    # unclipped: a pixel-range fill would stop at -1.8 (B), -2.0 (G), -2.1 (R)
+    assert (inside < -2.2).sum() >= max(15, 0.005 * inside.numel())
     assert torch.allclose(x[0].permute(1, 2, 0)[torch.from_numpy(~box)],
                           x[1].permute(1, 2, 0)[torch.from_numpy(~box)])
 
@@ -439,6 +441,7 @@ def test_lr_per_group_follows_the_official_schedule(path, gpus, official_lr, off
     cosine = schedulers[1]
     for base, scale in zip(cosine.base_values, scales):
         assert base * cosine.eta_min_ratio == pytest.approx(official_min_lr * scale, rel=1e-9)
+    assert all(g['lr'] <= 1e-7 * official_lr for g in groups)  # the first step: ~0, as official
     worst = 0.0
     for it in range(epochs * iters):  # the lr each iteration trains with
         for g, scale in zip(groups, scales):
