@@ -35,7 +35,7 @@ train_pipeline = [
          hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
     # timm's pixel-mode erasing (10 attempts) on the normalised image = this fill in BGR pixels
     dict(type='PixelRandomErasing', erase_prob=0.25, min_area_ratio=0.02, max_area_ratio=1 / 3,
-         mean=bgr_mean, std=bgr_std, max_attempts=10),
+         min_aspect=0.3, mean=bgr_mean, std=bgr_std, max_attempts=10),
     dict(type='PackInputs'),
 ]
 test_pipeline = [

@@ -28,7 +28,8 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     # official head init: trunc_normal(std 0.02) then x init_scale 0.001 = std 2e-5
     cls_head=dict(type='TimeSformerHead', num_classes=num_classes, in_channels=embed_dims,
-                  average_clips='prob', label_smooth_eps=0.1, init_std=0.02 * 0.001),
+                  average_clips='prob', label_smooth_eps=0.1, dropout_ratio=0.0,
+                  init_std=0.02 * 0.001),
     data_preprocessor=dict(
         type='ViewsAsSamplesPreprocessor', mean=mean, std=std, format_shape='NCTHW',
         blending=dict(type='RandomBatchAugment', augments=[
@@ -43,7 +44,8 @@ train_aug = [
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0), aspect_ratio_range=(0.75, 1.3333)),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
     dict(type='Flip', flip_ratio=flip),
-    dict(type='PixelRandomErasing', erase_prob=0.25, mean=mean, std=std, max_attempts=100),
+    dict(type='PixelRandomErasing', erase_prob=0.25, min_area_ratio=0.02, max_area_ratio=1 / 3,
+         min_aspect=0.3, mean=mean, std=std, max_attempts=100),
 ]
 train_pipeline = [
     dict(type='CheckedDecordInit', min_frames=0, on_bad='error'),
@@ -99,8 +101,8 @@ optim_wrapper = dict(
     # DeepSpeed's dynamic fp16 loss scale of the official runs: 2^7 at start, x2 after
     # 128 steps without overflow (utils.py create_ds_config)
     loss_scale=dict(init_scale=2.0**7, growth_interval=128),
-    optimizer=dict(type='AdamW', lr=base_lr * 512 / 256, betas=(0.9, 0.999), weight_decay=0.05,
-                   fused=True),
+    optimizer=dict(type='AdamW', lr=base_lr * 512 / 256, betas=(0.9, 0.999), eps=1e-8,
+                   weight_decay=0.05, fused=True),
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise', num_layers=12))
 # warm-up from (almost) 0 per iteration (LinearLR cannot start at exactly 0); cosine to

@@ -21,7 +21,8 @@ train_aug = [  # the K400 augmentation without the flip
          hparams=dict(translate_const=int(224 * 0.45))),
     dict(type='RandomResizedCrop', area_range=(0.08, 1.0), aspect_ratio_range=(0.75, 1.3333)),
     dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='PixelRandomErasing', erase_prob=0.25, mean=mean, std=std, max_attempts=100),
+    dict(type='PixelRandomErasing', erase_prob=0.25, min_area_ratio=0.02, max_area_ratio=1 / 3,
+         min_aspect=0.3, mean=mean, std=std, max_attempts=100),
 ]
 train_pipeline = [
     dict(type='CheckedDecordInit', min_frames=0, on_bad='error'),
