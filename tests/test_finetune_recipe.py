@@ -448,10 +448,11 @@ def test_lr_per_group_follows_the_official_schedule(path, gpus, official_lr, off
             worst = max(worst, abs(g['lr'] - expected[it] * scale) / (official_lr * scale))
         for sched in schedulers:
             sched.step()
-    # MMEngine's linear warm-up reaches the peak one iteration after np.linspace's
-    assert worst <= 1.0 / (warmup * iters) + 1e-9
+    # equal up to the 1e-8 x lr start (MMEngine's LinearLR, like np.linspace, reaches the
+    # peak at the last warm-up iteration)
+    assert worst <= 2e-8
     for g, scale in zip(groups, scales):  # the last iteration: just above min_lr x scale
-        assert g['lr'] == pytest.approx(expected[-1] * scale, rel=1e-4)
+        assert g['lr'] == pytest.approx(expected[-1] * scale, rel=1e-6)
         assert g['lr'] == pytest.approx(official_min_lr * scale, rel=0.01)
 
 
@@ -481,3 +482,40 @@ def test_weight_decay_spares_every_1d_parameter_and_bias():
             flat = p.ndim == 1 or names[id(p)].endswith('.bias')
             assert g['weight_decay'] == (0.0 if flat else 0.05), names[id(p)]
     assert wrapper.optimizer.defaults['betas'] == (0.9, 0.999)
+
+
+# --- the recipe trains ------------------------------------------------------------------
+
+def test_paper_augmentation_trains_a_tiny_recognizer(demo_root, tmp_path):
+    """The K400 paper augmentation (RandAugment per clip, crop, flip, erasing forced on,
+    so float32 and uint8 clips meet in batches) and schedule drive a tiny Recognizer3D
+    through MMEngine's Runner on real videos: finite losses, the lr follows the warm-up."""
+    from mmengine.runner import Runner
+    paper = load(K400_S)
+    cfg = load('configs/tiny/finetune_video_tiny.py')
+    aug = [dict(t) for t in step(paper.train_dataloader.dataset.pipeline, 'RepeatAugment').transforms]
+    step(aug, 'Resize')['scale'] = (32, 32)
+    step(aug, 'PixelRandomErasing')['erase_prob'] = 0.5
+    step(cfg.train_dataloader.dataset.pipeline, 'RepeatAugment').transforms = aug
+    cfg.model.backbone.init_cfg = None
+    cfg.model.cls_head.init_std = paper.model.cls_head.init_std
+    for loader in (cfg.train_dataloader, cfg.test_dataloader):
+        loader.dataset.ann_file = osp.join(demo_root, 'videos', 'train_list.txt')
+        loader.dataset.data_prefix = dict(video=osp.join(demo_root, 'videos'))
+    cfg.train_dataloader.batch_size = 4
+    warm, cosine = (dict(p) for p in paper.param_scheduler)  # 1 warm-up epoch, then cosine
+    cfg.param_scheduler = [dict(warm, end=1), dict(cosine, T_max=1, begin=1, end=2)]
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=10)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.work_dir = str(tmp_path)
+    cfg.log_level = 'WARNING'
+    cfg.default_hooks.logger.interval = 1
+    cfg.randomness = dict(seed=0)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    logs = runner.message_hub.log_scalars
+    loss = logs['train/loss'].data[0]
+    assert len(loss) == 4 and np.isfinite(loss).all()  # 8 videos / 4 = 2 iterations x 2 epochs
+    lr = logs['train/lr'].data[0]
+    peak = lr[1]  # 2 warm-up iterations: ~0, then the peak (the first group's, layer-scaled)
+    assert lr[0] == pytest.approx(1e-8 * peak) and lr[2] == pytest.approx(peak) and lr[3] < peak
