@@ -94,6 +94,22 @@ def official_k400_test(n, views, clip_len=16, rate=4):
 FRAME_COUNTS = [3, 9, 15, 16, 17, 31, 32, 45, 64, 65, 97, 173, 300, 511]
 
 
+def assert_official_indices(train, test, official_train, official_test):
+    """Training indices equal the official ones for the same numpy seed, test indices
+    the official views, over short, exact and long videos."""
+    for n in FRAME_COUNTS:
+        for seed in range(3):
+            np.random.seed(seed)
+            expected = official_train(n)
+            np.random.seed(seed)
+            out = train(dict(total_frames=n, start_index=0))
+            assert out['frame_inds'].tolist() == expected, n
+            assert out['clip_len'] == 16 and out['num_clips'] == 1
+        out = test(dict(total_frames=n, start_index=0))
+        assert out['frame_inds'].tolist() == sum(official_test(n), []), n
+        assert out['clip_len'] == 16 and out['num_clips'] == test.num_clips
+
+
 @pytest.mark.parametrize('path', [SSV2_S, SSV2_B])
 def test_ssv2_samples_official_segments(path):
     cfg = load(path)
@@ -102,21 +118,10 @@ def test_ssv2_samples_official_segments(path):
     assert test_cfg.num_clips == 2 and test_cfg.test_mode  # official --test_num_segment 2
     assert step(cfg.test_dataloader.dataset.pipeline, 'ThreeCrop')  # --test_num_crop 3
     test = build_transform(test_cfg)
-    for n in FRAME_COUNTS:
-        for seed in range(3):
-            np.random.seed(seed)
-            expected = official_ssv2_train(n)
-            np.random.seed(seed)
-            out = train(dict(total_frames=n, start_index=0))
-            assert out['frame_inds'].tolist() == expected, n
-            assert out['clip_len'] == 16 and out['num_clips'] == 1
-        out = test(dict(total_frames=n, start_index=0))
-        assert out['frame_inds'].tolist() == sum(official_ssv2_test(n, 2), []), n
-    # three views and a 1-based frame index follow the same formula
+    assert_official_indices(train, test, official_ssv2_train, lambda n: official_ssv2_test(n, 2))
+    # three views follow the same formula; a 1-based frame index is honoured
     three = build_transform(dict(type='SegmentSample', num_clips=3, test_mode=True))
-    for n in FRAME_COUNTS:
-        assert three(dict(total_frames=n, start_index=0))['frame_inds'].tolist() == \
-            sum(official_ssv2_test(n, 3), []), n
+    assert_official_indices(train, three, official_ssv2_train, lambda n: official_ssv2_test(n, 3))
     assert test(dict(total_frames=50, start_index=1))['frame_inds'].min() == 1
 
 
@@ -126,7 +131,7 @@ def test_ssv2_segments_cover_the_whole_video():
     seen = np.zeros(160, bool)
     for _ in range(400):
         inds = sample(dict(total_frames=160, start_index=0))['frame_inds']
-        assert np.all((inds // 10) == np.arange(16))  # one frame in each tenth-of-a-segment
+        assert np.all((inds // 10) == np.arange(16))  # frame i in segment i (10 frames each)
         seen[inds] = True
     assert seen.all()  # every frame of the video can be drawn (not a dense window)
 
@@ -137,15 +142,8 @@ def test_k400_samples_official_clips(path):
     train = build_transform(step(cfg.train_dataloader.dataset.pipeline, 'SpanSample'))
     test_cfg = step(cfg.test_dataloader.dataset.pipeline, 'SpanSample')
     assert test_cfg.num_clips == 5  # official --test_num_segment 5
-    test = build_transform(test_cfg)
-    for n in FRAME_COUNTS:
-        for seed in range(3):
-            np.random.seed(seed)
-            expected = official_k400_train(n)
-            np.random.seed(seed)
-            assert train(dict(total_frames=n, start_index=0))['frame_inds'].tolist() == expected, n
-        assert test(dict(total_frames=n, start_index=0))['frame_inds'].tolist() == \
-            sum(official_k400_test(n, 5), []), n
+    assert_official_indices(train, build_transform(test_cfg), official_k400_train,
+                            lambda n: official_k400_test(n, 5))
 
 
 def test_ssv2_pipeline_on_a_real_video(demo_root):
