@@ -491,7 +491,8 @@ def test_paper_augmentation_trains_a_tiny_recognizer(demo_root, tmp_path):
     from mmengine.runner import Runner
     paper = load(K400_S)
     cfg = load('configs/tiny/finetune_video_tiny.py')
-    aug = [dict(t) for t in step(paper.train_dataloader.dataset.pipeline, 'RepeatAugment').transforms]
+    repeat = step(paper.train_dataloader.dataset.pipeline, 'RepeatAugment')
+    aug = [dict(t) for t in repeat.transforms]
     step(aug, 'Resize')['scale'] = (32, 32)
     step(aug, 'PixelRandomErasing')['erase_prob'] = 0.5
     step(cfg.train_dataloader.dataset.pipeline, 'RepeatAugment').transforms = aug

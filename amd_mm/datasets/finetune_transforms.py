@@ -171,7 +171,8 @@ class _IndexSample(BaseTransform):
 
     def __init__(self, clip_len: int, num_clips: int = 1, test_mode: bool = False):
         if clip_len < 1 or num_clips < 1:
-            raise ValueError(f'{type(self).__name__} needs clip_len >= 1 and num_clips >= 1')
+            raise ValueError(f'{type(self).__name__} needs at least 1 frame per clip and 1 clip, '
+                             f'got {clip_len} and {num_clips}')
         if num_clips > 1 and not test_mode:
             raise ValueError(f'{type(self).__name__}.num_clips > 1 is a test protocol: '
                              'set test_mode=True')
@@ -264,7 +265,9 @@ class SpanSample(_IndexSample):
         if self.test_mode:
             grid = list(range(0, num_frames, rate))
             grid += [grid[-1]] * (clip_len - len(grid))
-            step = max((len(grid) - clip_len) / (self.num_clips - 1), 0) if self.num_clips > 1 else 0
+            step = 0.0
+            if self.num_clips > 1:
+                step = max((len(grid) - clip_len) / (self.num_clips - 1), 0)
             starts = [int(k * step) for k in range(self.num_clips)]
             return np.array([grid[s + j] for s in starts for j in range(clip_len)])
         span = clip_len * rate
