@@ -22,13 +22,13 @@ train_dataloader = dict(batch_size=8, dataset=dict(ann_file=ann_file_train,
 val_dataloader = dict(batch_size=8, dataset=dict(ann_file=ann_file_val,
                                                  data_prefix=dict(video=data_root)))
 test_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
-optim_wrapper = dict(optimizer=dict(lr=1e-3 * 64 / 256),
-                     paramwise_cfg=dict(decay_rate=0.7))
+base_lr, min_lr, epochs, warmup = 1e-3, 1e-6, 100, 5  # per 256 clips
+optim_wrapper = dict(optimizer=dict(lr=base_lr * 64 / 256), paramwise_cfg=dict(decay_rate=0.7))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=5,
+    dict(type='LinearLR', start_factor=1e-8, by_epoch=True, begin=0, end=warmup,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=95, eta_min=1e-6, by_epoch=True, begin=5,
-         end=100, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=epochs - warmup, eta_min_ratio=min_lr / base_lr,
+         by_epoch=True, begin=warmup, end=epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=100)
+train_cfg = dict(max_epochs=epochs)
 auto_scale_lr = dict(base_batch_size=64)

@@ -1,0 +1,21 @@
+# Something-Something V2 fine-tuning of an AMD ViT-S/16 student, the official recipe
+# (scripts/finetune/dist_train/vits_ssv2_ft.sh at 8d2ec6f; docs/RECIPES.md):
+# 16 GPUs x 16 videos (x 2 augmented clips), lr 1e-3 x 256/256, 40 epochs,
+# 16 segments x 1 frame over the whole video, test 2 clips x 3 crops.
+_base_ = ['../../_base_/finetune/video_vit_finetune_sthv2.py']
+
+pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x2x1-200e_sthv2/epoch_200.pth'
+base_lr, min_lr, epochs, warmup = 1e-3, 1e-6, 40, 5  # per 256 clips
+model = dict(
+    backbone=dict(embed_dims=384, num_heads=6,
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    cls_head=dict(in_channels=384))
+optim_wrapper = dict(optimizer=dict(lr=base_lr * 256 / 256))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-8, by_epoch=True, begin=0, end=warmup,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=epochs - warmup, eta_min_ratio=min_lr / base_lr,
+         by_epoch=True, begin=warmup, end=epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=epochs)
+auto_scale_lr = dict(base_batch_size=256)
