@@ -198,3 +198,28 @@ def assert_backbone_initialised_from(config, student_ckpt, **overrides):
     assert len(shared) >= len(own) - 2  # all but a new pooling norm
     for k in shared:
         assert torch.equal(own[k], student['backbone.' + k]), k
+
+
+# -- CPU cost per test (AMD_MM_TEST_CPU=1): the suite's budget is CPU time ---------------
+_CPU = {}
+
+
+def _cpu_seconds():
+    import resource
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = _cpu_seconds()
+    yield
+    _CPU[item.nodeid] = _cpu_seconds() - start
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get('AMD_MM_TEST_CPU') and _CPU:
+        terminalreporter.section('CPU seconds per test (this process and its children)')
+        for nodeid, seconds in sorted(_CPU.items(), key=lambda kv: -kv[1])[:40]:
+            terminalreporter.write_line(f'{seconds:8.1f}  {nodeid}')
+        terminalreporter.write_line(f'{sum(_CPU.values()):8.1f}  total over {len(_CPU)} tests')
