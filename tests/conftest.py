@@ -36,6 +36,17 @@ def demo_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(autouse=True)
+def _no_default_scope_leaks():
+    """Whatever default scope a test sets (init_default_scope, a Runner) ends with it:
+    registries of the next test resolve in the scope they resolved in before."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in [n for n in DefaultScope._instance_dict if n not in before]:
+        DefaultScope._instance_dict.pop(name)
+
+
 def save_backbone(module, path, prefix='backbone.'):
     """Write ``module``'s weights as an MMEngine-style checkpoint (keys under ``prefix``)."""
     torch.save({'state_dict': {prefix + k: v for k, v in module.state_dict().items()}}, str(path))
