@@ -14,6 +14,8 @@ model = dict(
         checkpoint='checkpoints/mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.pth'),
     mask_generator=dict(type='AsymmetricMaskGenerator', student_ratio=0.75, teacher_ratio=0.5),
     student_layers=[6, 12], teacher_layers=[6, 12])
-# AMD-WEIGHT-DECAY: the shipped paramwise_cfg (ln, bias, pos_embed, mask_token, cls_token)
-# misses AMD's own norms (decoder / generator blocks); the optimizer-wrapper constructor
-# that exempts every 1-D parameter is wired in here (issue 13, item 3).
+# The shipped paramwise_cfg exempts 'ln', 'bias', 'pos_embed', 'mask_token', 'cls_token'
+# from weight decay; AMD's own norms (decoder.norm, decoder.blocks.0.norm1, the
+# generators') need 'norm'. AMD-WEIGHT-DECAY: the optimizer-wrapper constructor that
+# exempts every 1-D parameter replaces this line (issue 13, item 3).
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}))
