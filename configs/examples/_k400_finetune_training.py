@@ -1,12 +1,15 @@
 # The training half of Kinetics-400 fine-tuning for mmaction2's shipped VideoMAE /
 # VideoMAEv2 configs, which hold only the model, its normalisation and the test protocol.
-# The official AMD / VideoMAE recipe (MCG-NJU/AMD scripts/finetune/*_k400_ft.sh), written
-# with mmaction2's own transforms: 16x4 clips, AdamW (0.9, 0.999), wd 0.05, layer decay
-# 0.75, 5 warm-up epochs, cosine to 1e-6, drop path 0.1, label smoothing 0.1, mixup 0.8 /
-# cutmix 1.0, RandAugment m7 n4, random erasing 0.25; 32 GPUs x 16 videos. Schedule of the
-# ViT-S student (150 epochs, lr 1e-3 per 256 videos); the model-side settings (drop path,
-# label smoothing, mixup / cutmix) are in the configs that inherit this one, as the shipped
-# base owns `model`.
+# The official AMD recipe at 8d2ec6f, written with mmaction2's own transforms only (no
+# amd_mm): scripts/finetune/dist_train/vits_k400_ft.sh:28-41 (32 GPUs x 16 videos, AdamW
+# (0.9, 0.999), wd 0.05, lr 1e-3 per 256, 150 epochs, 16 frames, 5 x 3 test views) and the
+# defaults of run_class_finetuning.py: layer decay 0.75 (:136), drop path 0.1 (:67-69),
+# 5 warm-up epochs (:150-152), min lr 1e-6 (:144-146), RandAugment m7 n4 (:175-177),
+# label smoothing 0.1 (:182-184), random erasing 0.25 (:201-204), mixup 0.8 / cutmix 1.0
+# (:221-228). Not here: the official 2 augmented clips per decoded video (num_sample=2),
+# which needs amd_mm's RepeatAugment + ViewsAsSamplesPreprocessor (configs/finetune/k400).
+# The model-side settings (drop path, label smoothing, mixup / cutmix) are in the configs
+# that inherit this one, as the shipped base owns `model`.
 train_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),

@@ -1,6 +1,7 @@
 # Fine-tune an amd_mm ViT-B/16 video student on Kinetics-400 with mmaction2's own VideoMAE
 # ViT-B config (model, normalisation, 5-clip x 3-crop test) and the official recipe's
-# training half (_k400_finetune_training): ViT-B 90 epochs, lr 7e-4 per 256 videos.
+# training half (_k400_finetune_training): ViT-B 90 epochs, lr 7e-4 per 256 videos
+# (MCG-NJU/AMD scripts/finetune/dist_train/vitb_k400_ft.sh:35,39 at 8d2ec6f).
 # Give the file written by `python tools/publish_checkpoint.py` (see README).
 _base_ = ['mmaction::recognition/videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py',
           './_k400_finetune_training.py']

@@ -3,6 +3,10 @@
 # runtime), so below the model this file adds what pre-training needs: the official AMD
 # K400 data pipeline and schedule (32 GPUs x 16 videos, 200 epochs). A ViT-S/16 student is
 # distilled from the official VideoMAE ViT-L/16 K400 release (layers 6,12 <-> 12,24).
+# Official facts at 8d2ec6f: scripts/pretrain/dist_train/vits_k400_pt.sh:24-49 (t_consist
+# masks 0.9 / 0.75, decoder 4, generator 2, 16 x 4 frames, 4 samples per video, AdamW
+# (0.9, 0.95), 10 warm-up epochs, 200 epochs, lr 1.2e-3 per 256, clip 0.02) and
+# run_amd_pretrain.py:101,109,111 (wd 0.05, warm-up from 1e-6, min lr 1e-5).
 _base_ = ['mmaction::recognition/videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py']
 
 custom_imports = dict(imports=['amd_mm'], allow_failed_imports=False)
