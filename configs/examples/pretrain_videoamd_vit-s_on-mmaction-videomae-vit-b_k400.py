@@ -1,13 +1,15 @@
 # VideoAMD added to mmaction2's own VideoMAE ViT-B Kinetics-400 config. mmaction2 1.2.0
 # ships its VideoMAE configs for testing only (model, normalisation, 5-clip x 3-crop test,
-# runtime), so below the model this file adds what pre-training needs: the official AMD
-# K400 data pipeline and schedule (32 GPUs x 16 videos, 200 epochs). A ViT-S/16 student is
-# distilled from the official VideoMAE ViT-L/16 K400 release (layers 6,12 <-> 12,24).
+# runtime), so this file adds what pre-training needs: the official AMD K400 data pipeline
+# below the model, and the schedule (amd_mm's, a second base; 32 GPUs x 16 videos, 200
+# epochs). A ViT-S/16 student is distilled from the official VideoMAE ViT-L/16 K400
+# release (layers 6,12 <-> 12,24).
 # Official facts at 8d2ec6f: scripts/pretrain/dist_train/vits_k400_pt.sh:24-49 (t_consist
 # masks 0.9 / 0.75, decoder 4, generator 2, 16 x 4 frames, 4 samples per video, AdamW
 # (0.9, 0.95), 10 warm-up epochs, 200 epochs, lr 1.2e-3 per 256, clip 0.02) and
 # run_amd_pretrain.py:101,109,111 (wd 0.05, warm-up from 1e-6, min lr 1e-5).
-_base_ = ['mmaction::recognition/videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py']
+_base_ = ['mmaction::recognition/videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py',
+          '../_base_/schedules/adamw_coslr_200e_video.py']  # the official schedule, see below
 
 custom_imports = dict(imports=['amd_mm'], allow_failed_imports=False)
 model = dict(
@@ -42,21 +44,7 @@ train_dataloader = dict(
     dataset=dict(type='VideoDataset', ann_file='data/kinetics400/kinetics400_train_list_videos.txt',
                  data_prefix=dict(video='data/kinetics400/videos_train'), pipeline=train_pipeline))
 
-# -- official schedule: AdamW (0.9, 0.95), lr 1.2e-3 x 512 / 256, 10 warm-up epochs, cosine
-optim_wrapper = dict(
-    type='AmpOptimWrapper', loss_scale='dynamic',
-    optimizer=dict(type='AdamW', lr=1.2e-3 * 512 / 256, betas=(0.9, 0.95), weight_decay=0.05),
-    clip_grad=dict(max_norm=0.02),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={
-        'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)}))
-# AMD-WEIGHT-DECAY: the optimizer-wrapper constructor that exempts every 1-D parameter
-# is wired in here (issue 13, item 3).
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 2.4e-3, by_epoch=True, begin=0, end=10,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=190, eta_min=1e-5, by_epoch=True, begin=10, end=200,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+# -- the official schedule comes from the second base: AdamW (0.9, 0.95), lr 1.2e-3 x 512 /
+# 256, 10 warm-up epochs, cosine, 200 epochs, grad clip 0.02, AMP, exact mid-epoch resume;
+# its paramwise_cfg exempts norms and biases by layer type (AMD's own norms included)
 default_hooks = dict(checkpoint=dict(save_best=None, max_keep_ckpts=3))  # no validation
-auto_scale_lr = dict(enable=False, base_batch_size=512)
