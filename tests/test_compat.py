@@ -85,7 +85,8 @@ def test_collate_fn_of_a_package_scoped_base_builds(demo_root, tmp_path):
     from mmengine.runner import Runner
     from test_configs import point_to_demo
     config = tmp_path / 'over_mae.py'
-    config.write_text("_base_ = ['mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py']\n")
+    shipped = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
+    config.write_text(f'_base_ = [{shipped!r}]\n')
     loader = Config.fromfile(str(config)).train_dataloader
     assert loader.collate_fn == dict(_scope_='mmpretrain', type='default_collate')
     point_to_demo(loader.dataset, demo_root)

@@ -50,10 +50,12 @@ def _video_amd(**overrides):
 def test_without_a_data_preprocessor_inputs_are_normalised_with_imagenet_stats():
     from mmengine.structures import BaseDataElement
     mean, std = torch.tensor([123.675, 116.28, 103.53]), torch.tensor([58.395, 57.12, 57.375])
-    raw = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    seed = torch.Generator().manual_seed(0)
+    raw = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=seed)
     image = build_image_amd(data_preprocessor=None)
     # one view of a batch of one (default_collate stacks the images of a view)
-    out = image.data_preprocessor(dict(inputs=[raw[None]], data_samples=[BaseDataElement()]))['inputs'][0]
+    batch = dict(inputs=[raw[None]], data_samples=[BaseDataElement()])
+    out = image.data_preprocessor(batch)['inputs'][0]
     # mmpretrain loads BGR: the default flips to RGB, then normalises
     expected = (raw.flip(0).float() - mean[:, None, None]) / std[:, None, None]
     torch.testing.assert_close(out[0], expected)
@@ -73,7 +75,7 @@ def test_unnormalised_inputs_for_a_teacher_warn_once_naming_the_key(modality, mo
     monkeypatch.setattr(preprocess, 'print_log', lambda msg, **kw: logged.append(msg))
     raw = dict(type='SelfSupDataPreprocessor', to_rgb=True) if modality == 'image' else \
         dict(type='ActionDataPreprocessor', format_shape='NCTHW')
-    build = (lambda **kw: build_image_amd(**kw)) if modality == 'image' else _video_amd
+    build = build_image_amd if modality == 'image' else _video_amd
     model = build(data_preprocessor=raw)
     assert len(logged) == 1 and 'model.data_preprocessor' in logged[0], logged
     assert 'mean' in logged[0] and 'std' in logged[0]
@@ -142,7 +144,8 @@ def test_pretrain_examples_train_two_iterations(pretrained_examples, modality):
         assert all(torch.isfinite(torch.tensor(t)) and t > 0 for t in terms), row
     state = torch.load(osp.join(pretrained_examples[modality], 'epoch_1.pth'),
                        map_location='cpu', weights_only=False)
-    assert {'optimizer', 'message_hub'} <= set(state) and 'backbone.pos_embed' in state['state_dict']
+    assert {'optimizer', 'message_hub'} <= set(state)
+    assert 'backbone.pos_embed' in state['state_dict']
 
 
 # -- README: the blocks pasted over the shipped configs are the examples ---------------------
@@ -178,8 +181,7 @@ def test_finetune_examples_load_every_backbone_tensor_of_a_student(modality, siz
     student = Config.fromfile(osp.join(ROOT, IMAGE_PRE if modality == 'image' else VIDEO_PRE))
     student = student.model.backbone.to_dict()  # the student of the pre-training example
     if size == 'b':
-        student.update(arch='b') if modality == 'image' else \
-            student.update(embed_dims=768, num_heads=12)
+        student.update(dict(arch='b') if modality == 'image' else dict(embed_dims=768, num_heads=12))
     registry = MMPRETRAIN_MODELS if modality == 'image' else MMACTION_MODELS
     encoder = build_model(student, registry)
     generator = torch.Generator().manual_seed(0)
@@ -210,7 +212,8 @@ def test_publish_drops_training_state_and_keeps_tensors(pretrained_examples, tmp
     assert out['meta']['epoch'] == 1 and out['meta']['iter'] == 2 and out['meta']['cfg']
     backbone = torch.load(publish(pretrained_examples['image'], str(tmp_path / 'student'),
                                   backbone_only=True))  # a work_dir: its last checkpoint
-    assert set(backbone['state_dict']) == {k for k in out['state_dict'] if k.startswith('backbone.')}
+    student = {k for k in out['state_dict'] if k.startswith('backbone.')}
+    assert set(backbone['state_dict']) == student
     torch.save({'optimizer': raw['optimizer']}, tmp_path / 'opt.pth')
     with pytest.raises(ValueError, match='IN: .* holds no model weights'):
         publish(str(tmp_path / 'opt.pth'), str(tmp_path / 'x.pth'))
@@ -270,8 +273,9 @@ def test_published_students_load_in_a_process_without_amd_mm(pretrained_examples
     image_vit = dict(arch=TINY_STUDENT, img_size=32, patch_size=4)
     video_vit = {k: v for k, v in TINY_VIDEO_STUDENT.items() if k != 'type'}
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH='')  # not even the checkout on the path
-    proc = subprocess.run([sys.executable, str(script), ROOT, published['image'], published['video'],
-                           json.dumps(image_vit), json.dumps(video_vit)], cwd=str(tmp_path), env=env,
+    args = [ROOT, published['image'], published['video'], json.dumps(image_vit),
+            json.dumps(video_vit)]
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=str(tmp_path), env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and 'PLAIN TOOLBOX OK' in proc.stdout, \
         proc.stdout[-3000:] + proc.stderr[-5000:]
