@@ -32,6 +32,12 @@ Fixes:
   ``tools/test.py`` call it for ``--launcher`` other than ``none``; CPU-only CI runs
   ``tools/dist_train.sh`` with gloo). The process group is then initialised without
   ``set_device`` and DDP gets no ``device_ids``. Machines with GPUs never get it.
+* **MMEngine 0.10.7 passes ``_scope_`` to collate functions**: a config inheriting a
+  shipped one by a package-scoped base (``_base_ = ['mmpretrain::mae/...']``) gets
+  ``_scope_='mmpretrain'`` in every dict with a ``type``, including
+  ``train_dataloader.collate_fn``, whose remaining keys the Runner binds as keyword
+  arguments: ``default_collate() got an unexpected keyword argument '_scope_'``. The
+  Runner's ``build_dataloader`` takes ``_scope_`` out and builds in that scope.
 * **numpy 2 removed ``np.trapz``, ``np.in1d``, ``np.Inf`` and ``np.NAN``**, still
   used by a few toolbox paths (mmaction2 ANet AR@AN, mmpretrain / mmaction2
   retrieval metrics, mmaction2 ``PoseCompact``, mmaction2's AVA mAP). The old
@@ -183,6 +189,28 @@ def fix_mmengine_cpu_distributed():
     ddp.__init__ = __init__
 
 
+@_once
+def fix_mmengine_collate_scope():
+    """Build ``collate_fn=dict(_scope_=..., type=...)`` (package-scoped bases) in its scope
+    instead of passing ``_scope_`` to the function."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+
+    original = Runner.build_dataloader
+
+    def build_dataloader(dataloader, *args, **kwargs):
+        collate = dataloader.get('collate_fn') if isinstance(dataloader, dict) else None
+        if not (isinstance(collate, dict) and '_scope_' in collate):
+            return original(dataloader, *args, **kwargs)
+        collate = dict(collate)
+        scope = collate.pop('_scope_')
+        with DefaultScope.overwrite_default_scope(scope):
+            return original(dict(dataloader, collate_fn=collate), *args, **kwargs)
+
+    build_dataloader.__wrapped__ = original
+    Runner.build_dataloader = staticmethod(build_dataloader)
+
+
 def enable_cpu_distributed(launcher: str) -> bool:
     """Apply :func:`fix_mmengine_cpu_distributed` when it is needed: a distributed
     ``launcher`` (not ``'none'``) on a machine without CUDA. Returns whether it did."""
@@ -201,3 +229,4 @@ def apply():
     fix_numpy2_aliases()
     fix_mmengine_torch_load()
     fix_mmengine_atomic_save()
+    fix_mmengine_collate_scope()

@@ -211,6 +211,18 @@ def assert_backbone_initialised_from(config, student_ckpt, **overrides):
         assert torch.equal(own[k], student['backbone.' + k]), k
 
 
+def shadow_python(directory):
+    """A PATH whose first ``python`` (in ``<directory>/bin``) fails, as the system python
+    ahead of an unactivated venv would: scripts must run ``$PYTHON`` instead."""
+    bin_dir = osp.join(str(directory), 'bin')
+    os.makedirs(bin_dir, exist_ok=True)
+    fake = osp.join(bin_dir, 'python')
+    with open(fake, 'w') as f:
+        f.write('#!/bin/sh\necho "the first python on PATH was called: $0 $*" >&2\nexit 97\n')
+    os.chmod(fake, 0o755)
+    return bin_dir + os.pathsep + os.environ.get('PATH', '')
+
+
 # -- CPU cost per test (AMD_MM_TEST_CPU=1): the suite's budget is CPU time ---------------
 _CPU = {}
 

@@ -75,3 +75,23 @@ def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
         save_checkpoint({'state_dict': {'w': torch.zeros(3)}}, str(path))
     assert path.read_bytes() == good
     assert not (tmp_path / 'epoch_1.pth.tmp').exists()
+
+
+def test_collate_fn_of_a_package_scoped_base_builds(demo_root, tmp_path):
+    """`_base_ = ['mmpretrain::...']` puts `_scope_` into train_dataloader.collate_fn; the
+    Runner builds the function in that scope instead of passing `_scope_` to it."""
+    import pytest
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from test_configs import point_to_demo
+    config = tmp_path / 'over_mae.py'
+    shipped = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
+    config.write_text(f'_base_ = [{shipped!r}]\n')
+    loader = Config.fromfile(str(config)).train_dataloader
+    assert loader.collate_fn == dict(_scope_='mmpretrain', type='default_collate')
+    point_to_demo(loader.dataset, demo_root)
+    loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument '_scope_'"):
+        next(iter(Runner.build_dataloader.__wrapped__(loader)))
+    batch = next(iter(Runner.build_dataloader(loader)))
+    assert batch['inputs'].shape == (2, 3, 224, 224)  # stacked by default_collate

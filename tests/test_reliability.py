@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, build_image_amd, run_tool, scalars
+from conftest import ROOT, build_image_amd, run_tool, scalars, shadow_python
 
 
 def image_opts(demo_root, *extra):
@@ -20,7 +20,9 @@ def image_opts(demo_root, *extra):
 
 # -- distributed -------------------------------------------------------------------------
 def _dist(config, work_dir, opts, port):
-    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    # the interpreter is $PYTHON, not the first `python` on PATH (a failing one stands there)
+    env = dict(os.environ, PORT=str(port), OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
+               PYTHON=sys.executable, PATH=shadow_python(osp.dirname(work_dir)))
     proc = subprocess.run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir, *opts],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

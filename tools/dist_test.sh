@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Multi-process evaluation: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# The interpreter is $PYTHON (default: python), as in the Makefile.
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
@@ -7,5 +8,5 @@ GPUS=$3
 PORT=${PORT:-29500}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
-python -m torch.distributed.run --nproc_per_node="$GPUS" --master_port="$PORT" \
+"${PYTHON:-python}" -m torch.distributed.run --nproc_per_node="$GPUS" --master_port="$PORT" \
     "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

@@ -4,6 +4,7 @@
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Multi-node: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
 # On CPU (tests), pass --cfg-options env_cfg.dist_cfg.backend=gloo.
+# The interpreter is $PYTHON (default: python), as in the Makefile: PYTHON=/path/to/venv/bin/python.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -14,7 +15,7 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 PYTHONPATH="$HERE/..:${PYTHONPATH:-}" \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

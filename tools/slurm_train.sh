@@ -2,6 +2,7 @@
 # Training on a slurm cluster (one task per GPU; MMEngine's slurm launcher reads
 # SLURM_PROCID / SLURM_NTASKS / SLURM_NODELIST):
 #   GPUS=32 bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
+# The interpreter is $PYTHON (default: python), as in the Makefile.
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -22,4 +23,4 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$HERE/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" --launcher="slurm" "${@:5}"
+    "${PYTHON:-python}" -u "$HERE/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" --launcher="slurm" "${@:5}"

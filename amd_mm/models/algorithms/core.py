@@ -29,6 +29,7 @@ from ..utils.frozen import save_with_state_dict
 from ..utils.tokens import gather_tokens, patchify, pixel_targets, targets_to_patches, unpatchify
 from ..utils.transformer import compile_blocks
 from .branch import DistillBranch, teacher_specs
+from .preprocess import warn_if_unnormalised
 from .step import StepRecord, publish_step, sample_files
 
 
@@ -125,6 +126,8 @@ class AsymmetricDistillMixin:
             raise ValueError('model: with teacher=None a decoder and loss_rec are needed '
                              '(nothing would be learned).')
         self.student_layers = sorted({l for b in self.branches for l in b.student_layers})
+        if self.branches:
+            warn_if_unnormalised(self.data_preprocessor)
 
         self.save_teacher = bool(save_teacher)
         prefixes = ['teacher.' if not name else f'teacher_{name}.' for name in self.branch_names]

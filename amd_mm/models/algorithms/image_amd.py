@@ -6,6 +6,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 
 from .core import AsymmetricDistillMixin
+from .preprocess import default_preprocessor
 
 
 @MODELS.register_module()
@@ -21,6 +22,10 @@ class AMD(AsymmetricDistillMixin, BaseSelfSupervisor):
 
     The loss dict holds ``loss_rec``, ``loss_dir`` and ``loss_gen`` (each already
     weighted), logged separately by MMEngine.
+
+    Without ``data_preprocessor`` inputs are normalised with the ImageNet mean / std
+    (:func:`~amd_mm.models.algorithms.preprocess.default_preprocessor`); a
+    preprocessor that does not normalise while a teacher is set logs a warning.
     """
 
     def __init__(self, *,
@@ -42,6 +47,8 @@ class AMD(AsymmetricDistillMixin, BaseSelfSupervisor):
                  compile_blocks=False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:  # ImageNet mean / std, as the teachers were trained
+            data_preprocessor = default_preprocessor(video=False)
         super().__init__(backbone=backbone, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.init_distill(
             mask_generator=mask_generator, teacher=teacher, decoder=decoder, generator=generator,

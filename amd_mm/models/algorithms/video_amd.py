@@ -6,6 +6,7 @@ from mmaction.registry import MODELS
 from mmengine.model import BaseModel
 
 from .core import AsymmetricDistillMixin
+from .preprocess import default_preprocessor
 
 
 @MODELS.register_module()
@@ -23,7 +24,9 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
 
     Inputs from ``ActionDataPreprocessor(format_shape='NCTHW')`` are
     ``(B, V, C, T, H, W)``; the ``V`` views of a video (``RepeatAugment``) are
-    treated as independent samples.
+    treated as independent samples. Without ``data_preprocessor`` clips are normalised
+    with the ImageNet mean / std; a preprocessor that does not normalise while a
+    teacher is set logs a warning.
     """
 
     def __init__(self, *,
@@ -47,8 +50,8 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
                  compile_blocks=False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='ActionDataPreprocessor', format_shape='NCTHW')
+        if data_preprocessor is None:  # ImageNet mean / std, as the teachers were trained
+            data_preprocessor = default_preprocessor(video=True)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
