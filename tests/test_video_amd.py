@@ -30,11 +30,11 @@ def test_video_losses_finite_and_decreasing_teacher_untouched():
     torch.manual_seed(0)
     model = build_video_amd()
     teacher_before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=4e-3)
     x = clip_batch().unsqueeze(1)  # (B, views, C, T, H, W) as ActionDataPreprocessor gives
     model.train()
     history = []
-    for _ in range(25):
+    for _ in range(10):
         model.mask_generator.step.zero_()
         losses = model(x, mode='loss')
         history.append({k: v.item() for k, v in losses.items()})
