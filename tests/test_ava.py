@@ -8,7 +8,7 @@ import torch
 
 from amd_mm.registry import MMACTION_MODELS, build_model
 
-from conftest import assert_backbone_initialised_from, run_tool
+from conftest import ROOT, assert_backbone_initialised_from, run_tool_in_process
 
 CONFIG = 'configs/tiny/finetune_ava_tiny.py'
 
@@ -26,7 +26,7 @@ def make_student_ckpt(path):
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
-def test_ava_detection_trains_and_reports_map(demo_root, tmp_path):
+def test_ava_detection_trains_and_reports_map(demo_root, tmp_path, monkeypatch):
     student = str(tmp_path / 'student.pth')
     make_student_ckpt(student)
     ava = osp.join(demo_root, 'ava')
@@ -47,9 +47,11 @@ def test_ava_detection_trains_and_reports_map(demo_root, tmp_path):
     work = str(tmp_path / 'work')
     os.makedirs(work)
     # AVAMetric writes a temporary result csv into the working directory: run in work/
-    run_tool('tools/train.py', CONFIG, '--work-dir', work, *opts, cwd=work)
-    proc = run_tool('tools/test.py', CONFIG, osp.join(work, 'epoch_2.pth'), '--work-dir', work,
-                    *opts, cwd=work)
+    monkeypatch.chdir(work)
+    config = osp.join(ROOT, CONFIG)
+    run_tool_in_process('tools/train.py', config, '--work-dir', work, *opts)
+    proc = run_tool_in_process('tools/test.py', config, osp.join(work, 'epoch_2.pth'),
+                               '--work-dir', work, *opts)
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 0.0 <= metrics['mAP/overall'] <= 1.0
     assert 'Class move_horizontal AP' in proc.stdout + proc.stderr  # per-class AP of the real metric
