@@ -1,5 +1,6 @@
+from .list_files import ListFileError, check_datasets
 from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
-                         RepeatAugment)
+                         CheckedRawFrameDecode, RepeatAugment)
 
 __all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
-           'RepeatAugment']
+           'CheckedRawFrameDecode', 'ListFileError', 'RepeatAugment', 'check_datasets']
