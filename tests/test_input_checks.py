@@ -71,7 +71,8 @@ def test_the_toolbox_reader_alone_fails_late_or_without_the_line(demo_root, tmp_
     with pytest.raises(ValueError, match='invalid literal for int'):
         VideoDataset(write(tmp_path, 'x.mp4 one\n', 'b.txt'), pipeline=[], data_prefix=prefix)
     # a blank line becomes a sample whose file is the video folder itself
-    ds = VideoDataset(write(tmp_path, 'train/0000.mp4 0\n\n', 'c.txt'), pipeline=[], data_prefix=prefix)
+    ds = VideoDataset(write(tmp_path, 'train/0000.mp4 0\n\n', 'c.txt'), pipeline=[],
+                      data_prefix=prefix)
     assert len(ds) == 2 and ds.get_data_info(1)['filename'] == prefix['video'] + '/'
 
 
@@ -138,7 +139,8 @@ def test_train_tool_reports_a_bad_list_in_one_line(demo_root, tmp_path, capsys):
     ann = write(tmp_path, 'train/0000.mp4 0\ntrain/0001.mp4 1 extra\n')
     code, err = train_cli([VIDEO_CFG, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
                            f'train_dataloader.dataset.ann_file={ann}',
-                           f'train_dataloader.dataset.data_prefix.video={demo_root}/videos'], capsys)
+                           f'train_dataloader.dataset.data_prefix.video={demo_root}/videos'],
+                          capsys)
     assert code == 2
     assert err[-2].startswith(f"ListFileError: train_dataloader.dataset.ann_file '{ann}', line 2: "
                               '3 fields where one label is expected')
@@ -154,8 +156,9 @@ def test_all_bad_videos_with_skip_stop_with_the_last_file(demo_root, tmp_path):
                              data_prefix=dict(video=str(tmp_path)),
                              pipeline=[dict(type='CheckedDecordInit', on_bad='skip')]))
     # MMEngine alone would redraw 1000 times, then say "Cannot find valid image"
-    with pytest.raises(BadVideoError, match=r"^100 videos in a row were bad \(on_bad='skip'\), the "
-                       r'last one .*/gone/\d\.mp4: cannot be decoded by decord.*check the list file'):
+    with pytest.raises(BadVideoError, match=r"^100 videos in a row were bad \(on_bad='skip'\), "
+                       r'the last one .*/gone/\d\.mp4: cannot be decoded by decord.*'
+                       r'check the list file'):
         ds[0]
     assert ds.pipeline.transforms[0].num_skipped == 100
 
@@ -205,8 +208,8 @@ def test_short_frame_folder_is_refused_or_padded_never_looped(short_folder):
     assert len(plain['imgs']) == 8
 
     checked = TRANSFORMS.build(dict(type='CheckedRawFrameDecode'))
-    with pytest.raises(BadVideoError, match=r'short: 6 frames, fewer than the clip needs \(8 x 2\), '
-                       r'and SampleFrames looped back .*out_of_bound_opt=.repeat_last.'):
+    with pytest.raises(BadVideoError, match=r'short: 6 frames, fewer than the clip needs '
+                       r'\(8 x 2\), and SampleFrames looped back .*out_of_bound_opt=.repeat_last.'):
         checked(dict(looped))
     strict = TRANSFORMS.build(dict(type='CheckedRawFrameDecode', min_frames=16))
     with pytest.raises(BadVideoError, match=r'short: 6 frames, fewer than the 16 the clip needs'):
@@ -281,17 +284,19 @@ def tool_cfg(*options, config='configs/tiny/amd_video_tiny.py'):
 
 
 @pytest.mark.parametrize('option, message', [
-    ('model.student_layer=[2,4]', 'model.student_layer is not an argument of VideoAMD; did you mean '
-                                  'model.student_layers?'),
-    ('model.decoder.dpeth=2', 'model.decoder.dpeth is not an argument of PixelDecoder; did you mean '
-                              'model.decoder.depth?'),
-    ('model.teacher.backbone.embed_dim=96', 'model.teacher.backbone.embed_dim is not an argument of '
-                                            'MaskedVideoViT; did you mean model.teacher.backbone.embed_dims?'),
-    ('train_cfg.max_epoch=2', 'train_cfg.max_epoch is not an argument of ResumableEpochBasedTrainLoop; '
-                              'did you mean train_cfg.max_epochs?'),
+    ('model.student_layer=[2,4]',
+     'model.student_layer is not an argument of VideoAMD; did you mean model.student_layers?'),
+    ('model.decoder.dpeth=2',
+     'model.decoder.dpeth is not an argument of PixelDecoder; did you mean model.decoder.depth?'),
+    ('model.teacher.backbone.embed_dim=96',  # mmaction2's ViT would ignore it without a word
+     'model.teacher.backbone.embed_dim is not an argument of MaskedVideoViT; '
+     'did you mean model.teacher.backbone.embed_dims?'),
+    ('train_cfg.max_epoch=2', 'train_cfg.max_epoch is not an argument of '
+     'ResumableEpochBasedTrainLoop; did you mean train_cfg.max_epochs?'),
 ])
 def test_misspelled_key_names_the_nearest_valid_one(option, message):
-    with pytest.raises(ValueError, match='^' + message.replace('.', r'\.').replace('?', r'\?') + '$'):
+    import re
+    with pytest.raises(ValueError, match='^' + re.escape(message) + '$'):
         check_keys(tool_cfg(option))
 
 
@@ -326,10 +331,10 @@ def test_kwargs_chains_are_followed_only_through_super():
 
 
 @pytest.mark.parametrize('option, message', [
-    ('train_cfg.max_epochs=abc', "--cfg-options train_cfg.max_epochs=abc: not a number, and the config "
-                                 'holds an integer there (4)'),
-    ('train_dataloader.persistent_workers=no', '--cfg-options train_dataloader.persistent_workers=no: '
-                                               'the config holds true/false there (False)'),
+    ('train_cfg.max_epochs=abc', '--cfg-options train_cfg.max_epochs=abc: not a number, and the '
+                                 'config holds an integer there (4)'),
+    ('train_dataloader.persistent_workers=no', '--cfg-options train_dataloader.persistent_workers='
+                                               'no: the config holds true/false there (False)'),
     ('train_cfg.max_epochs', "--cfg-options 'train_cfg.max_epochs': expected KEY=VALUE"),
     ('model.student_layers=[2,4', '--cfg-options model.student_layers=[2,4: unbalanced brackets'),
     ('model.student_layers=(2,4]', '--cfg-options model.student_layers=(2,4]: unbalanced brackets'),
@@ -378,9 +383,9 @@ def test_amp_on_cpu_says_it_needs_a_gpu(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(ow, 'amp_device_available', lambda: False)
     code, err = train_cli([VIDEO_CFG, '--amp', '--work-dir', str(tmp_path)], capsys)
     assert code == 2
-    assert err[-2] == ("ValueError: --amp: MMEngine's mixed precision (AmpOptimWrapper) needs a GPU "
-                       '(CUDA, NPU, MLU or MUSA) and this machine has none; train without --amp '
-                       '(fp32) on CPU.')
+    assert err[-2] == ("ValueError: --amp: MMEngine's mixed precision (AmpOptimWrapper) needs a "
+                       'GPU (CUDA, NPU, MLU or MUSA) and this machine has none; train without '
+                       '--amp (fp32) on CPU.')
 
 
 def test_amp_config_on_cpu_names_the_key(monkeypatch):
@@ -407,15 +412,16 @@ def test_amp_keeps_the_guard(monkeypatch):
                    config=VIDEO_CFG)
     assert ow.enable_amp(cfg) is None and cfg.optim_wrapper.type == 'AmpOptimWrapper'
     cfg.optim_wrapper.type = 'ZeroRedundancyOptimizer'
-    with pytest.raises(ValueError, match="--amp: optim_wrapper.type='ZeroRedundancyOptimizer' has no "
-                       'known mixed-precision counterpart'):
+    with pytest.raises(ValueError, match="--amp: optim_wrapper.type='ZeroRedundancyOptimizer' has "
+                       'no known mixed-precision counterpart'):
         ow.enable_amp(cfg)
 
 
-def amp_wrapper(model, on_nonfinite, **kwargs):
+def amp_wrapper(model, on_nonfinite):
     from mmengine.optim import build_optim_wrapper
-    return build_optim_wrapper(model, dict(type='NonFiniteGuardAmpOptimWrapper', on_nonfinite=on_nonfinite,
-                                           optimizer=dict(type='AdamW', lr=1e-2), **kwargs))
+    return build_optim_wrapper(model, dict(type='NonFiniteGuardAmpOptimWrapper',
+                                           on_nonfinite=on_nonfinite,
+                                           optimizer=dict(type='AdamW', lr=1e-2)))
 
 
 def nan_batch(device='cpu'):
@@ -454,7 +460,8 @@ def test_guard_under_amp_wrapper_on_cpu(monkeypatch):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU: real fp16 AMP with a grad scaler')
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='needs a CUDA GPU: real fp16 AMP with a grad scaler')
 def test_guard_under_real_amp_on_gpu():
     model = build_image_amd(loss_dir=dict(type='AlignLoss', loss_weight=float('nan'))).cuda()
     wrapper = amp_wrapper(model, 'skip')

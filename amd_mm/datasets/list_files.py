@@ -110,7 +110,8 @@ def _formats():
     from mmpretrain.datasets import CustomDataset
     return [
         (VideoDataset, _Format('<video> <label>', _video_line, 'video', False)),
-        (RawframeDataset, _Format('<frame_dir> <total_frames> <label>', _rawframe_line, 'img', True)),
+        (RawframeDataset,
+         _Format('<frame_dir> <total_frames> <label>', _rawframe_line, 'img', True)),
         (CustomDataset, _Format('<file> <label>', _image_line, 'img_path', False)),
     ]
 
@@ -144,7 +145,8 @@ def check_list_file(path: str, fmt: _Format, ds: dict, key: str, prefix: Optiona
         with open(path, encoding='utf-8') as f:
             lines = f.read().splitlines()
     except UnicodeDecodeError as err:
-        raise ListFileError(f'{where} is not UTF-8 text ({err.reason} at byte {err.start}).') from None
+        raise ListFileError(
+            f'{where} is not UTF-8 text ({err.reason} at byte {err.start}).') from None
     if not any(line.strip() for line in lines):
         raise ListFileError(f'{where} is empty: no samples ({reader}).')
     entries, bad = [], []
@@ -183,8 +185,9 @@ def _probe(entries, fmt: _Format, ds: dict, where: str, prefix: Optional[str]) -
     number, target = first
     what = 'first frames' if fmt.is_dir else 'files'
     raise ListFileError(
-        f'{where}: none of the {len(probed)} {what} checked exists (line {number} gives {target!r}); '
-        f'check data_root / data_prefix' + (' / filename_tmpl' if fmt.is_dir else '') + '.')
+        f'{where}: none of the {len(probed)} {what} checked exists (line {number} gives '
+        f'{target!r}); check data_root / data_prefix'
+        + (' / filename_tmpl' if fmt.is_dir else '') + '.')
 
 
 # -- datasets of a config ---------------------------------------------------------------

@@ -147,7 +147,8 @@ class CheckedRawFrameDecode(_BadSampleMixin, RawFrameDecode):
     refused (``min_frames``); a loop is always refused. A frame that is missing (the
     list gives more frames than the folder holds) or truncated / undecodable is
     refused naming its file: frames are decoded by Pillow with truncated images
-    refused, where OpenCV would fill the missing part with grey.
+    refused, where OpenCV fails without naming the file (or, in some builds, fills the
+    missing part with grey).
 
     Args:
         min_frames (int): frames a folder must have, e.g. ``clip_len x

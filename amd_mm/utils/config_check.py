@@ -74,7 +74,8 @@ def _kwargs_use(init, name: str) -> str:
     for node in (n for stmt in func.body for n in ast.walk(stmt)):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == '__init__' and isinstance(node.func.value, ast.Call)
-                and isinstance(node.func.value.func, ast.Name) and node.func.value.func.id == 'super'
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == 'super'
                 and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == name
                         for k in node.keywords)):
             return 'super'
@@ -183,8 +184,8 @@ class CfgOptionsAction(DictAction):
         for item in values or []:
             key, sep, value = item.partition('=')
             if not sep or not key.strip():
-                raise ValueError(f'--cfg-options {item!r}: expected KEY=VALUE with no spaces around '
-                                 "'=' (e.g. train_cfg.max_epochs=10)")
+                raise ValueError(f'--cfg-options {item!r}: expected KEY=VALUE with no spaces '
+                                 "around '=' (e.g. train_cfg.max_epochs=10)")
             if not _balanced(value):
                 raise ValueError(f'--cfg-options {key}={value}: unbalanced brackets; lists are '
                                  'written [a,b] and tuples (a,b) (quote the option for the shell)')
