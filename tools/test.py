@@ -13,10 +13,10 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from amd_mm.utils.cli import load_config, run_main  # noqa: E402
+from amd_mm.utils.config_check import CfgOptionsAction, preflight  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -25,7 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -51,6 +51,7 @@ def main(argv=None):
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(cfg.test_evaluator, (list, tuple)) \
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    preflight(cfg, loaders=('test',), train=False)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},

@@ -12,10 +12,12 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from amd_mm.engine.optim_wrapper import enable_amp  # noqa: E402
 from amd_mm.utils.cli import load_config, run_main  # noqa: E402
+from amd_mm.utils.config_check import CfgOptionsAction, preflight  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -31,7 +33,7 @@ def parse_args(argv=None):
                         help='scale the lr by total batch size / auto_scale_lr.base_batch_size')
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, e.g. model.teacher.checkpoint=PATH')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -44,12 +46,9 @@ def parse_args(argv=None):
 def build_config(args) -> Config:
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
-        optim = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim == 'AmpOptimWrapper':
-            print('--amp: the config already uses AmpOptimWrapper', file=sys.stderr)
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        note = enable_amp(cfg)  # keeps the non-finite guard (NonFiniteGuardAmpOptimWrapper)
+        if note:
+            print(note, file=sys.stderr)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
@@ -68,6 +67,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    preflight(cfg)  # config keys, dataset list files, AMP device: one sentence each
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,7 +1,8 @@
 from .finetune_transforms import ClipRandAugment, PixelRandomErasing, SegmentSample, SpanSample
+from .list_files import ListFileError, check_datasets
 from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
-                         RepeatAugment)
+                         CheckedRawFrameDecode, RepeatAugment)
 
 __all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
-           'RepeatAugment', 'ClipRandAugment', 'PixelRandomErasing', 'SegmentSample',
-           'SpanSample']
+           'CheckedRawFrameDecode', 'ListFileError', 'RepeatAugment', 'check_datasets',
+           'ClipRandAugment', 'PixelRandomErasing', 'SegmentSample', 'SpanSample']

@@ -3,17 +3,22 @@
 * :class:`CheckedDecordInit`: decord initialisation that names the file when a
   video cannot be decoded or is too short for the clip, and can skip such
   videos (logged with the file name and a running count) instead of failing.
+* :class:`CheckedRawFrameDecode`: the same checks for raw-frame folders (a folder
+  shorter than the clip, a missing or truncated frame), naming the folder or frame.
 * :class:`CheckedLoadImageFromFile` (mmpretrain): image loading that refuses
   truncated or undecodable files the same way, instead of a grey-filled picture.
 * :class:`RepeatAugment`: decode once, augment ``num_repeats`` times (the
   official ``num_sample`` repeated augmentation); the views come out as extra
   clips, ``(num_repeats, C, T, H, W)`` after ``FormatShape('NCTHW')``.
 """
+import contextlib
 import copy
+import os
+import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
-from mmaction.datasets.transforms import DecordInit
+from mmaction.datasets.transforms import DecordInit, RawFrameDecode
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform, Compose, LoadImageFromFile
 from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
@@ -29,24 +34,54 @@ class BadImageError(RuntimeError):
 
 
 class _BadSampleMixin:
-    """``on_bad='error'`` raises naming the file; ``'skip'`` logs and returns None."""
+    """``on_bad='error'`` raises naming the file; ``'skip'`` logs and returns None.
+
+    With ``'skip'``, :attr:`max_bad_in_a_row` bad samples in a row (no good one in
+    between, in one data worker) raise anyway, naming the last one: then the list
+    file or the data prefix is wrong, not a few files (MMEngine's dataset would
+    otherwise give up after 1000 draws with "Cannot find valid image").
+    """
 
     error_type = RuntimeError
     kind = 'sample'
+    max_bad_in_a_row = 100
 
     def _init_bad(self, on_bad: str):
         if on_bad not in ('error', 'skip'):
             raise ValueError(f"{type(self).__name__}.on_bad={on_bad!r} must be 'error' or 'skip'")
         self.on_bad = on_bad
         self.num_skipped = 0
+        self.bad_in_a_row = 0
 
     def _bad(self, message: str):
         if self.on_bad == 'error':
             raise self.error_type(message)
         self.num_skipped += 1
+        self.bad_in_a_row += 1
+        if self.bad_in_a_row >= self.max_bad_in_a_row:
+            raise self.error_type(
+                f"{self.bad_in_a_row} {self.kind}s in a row were bad (on_bad='skip'), the last "
+                f'one {message}; check the list file and the data prefix')
         print_log(f'skipped bad {self.kind} ({self.num_skipped} so far in this worker): {message}',
                   logger='current', level=30)
         return None
+
+    def __call__(self, results: Dict) -> Optional[Dict]:
+        out = super().__call__(results)
+        if out is not None:
+            self.bad_in_a_row = 0
+        return out
+
+
+@contextlib.contextmanager
+def _strict_pillow():
+    """Pillow raises on truncated images inside this block (the global switch restored)."""
+    from PIL import ImageFile
+    truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
 
 @TRANSFORMS.register_module()
@@ -88,6 +123,101 @@ class CheckedDecordInit(_BadSampleMixin, DecordInit):
         return f'{type(self).__name__}(min_frames={self.min_frames}, on_bad={self.on_bad!r})'
 
 
+class _RecordingFiles:
+    """A file client that remembers the last path it was asked for."""
+
+    def __init__(self, client):
+        self.client, self.last = client, None
+
+    def get(self, path):
+        self.last = path
+        return self.client.get(path)
+
+
+@TRANSFORMS.register_module()
+class CheckedRawFrameDecode(_BadSampleMixin, RawFrameDecode):
+    """``RawFrameDecode`` with the checks :class:`CheckedDecordInit` makes for videos.
+
+    Raw frames have no container to ask how long the video is: the frame count comes
+    from the list file, and mmaction2's ``SampleFrames`` fills a clip longer than the
+    folder by looping back to its first frame (``out_of_bound_opt='loop'``, the
+    default) without a word. Here, a folder shorter than the clip is either padded,
+    as the official loader pads short videos (``SampleFrames(out_of_bound_opt=
+    'repeat_last')`` before this transform: the last sampled frame repeated), or
+    refused (``min_frames``); a loop is always refused. A frame that is missing (the
+    list gives more frames than the folder holds) or truncated / undecodable is
+    refused naming its file: frames are decoded by Pillow with truncated images
+    refused, where OpenCV fails without naming the file (or, in some builds, fills the
+    missing part with grey).
+
+    Args:
+        min_frames (int): frames a folder must have, e.g. ``clip_len x
+            frame_interval`` of the ``SampleFrames`` before it, to refuse folders
+            that would be padded. 0 (default) accepts any folder with one frame.
+        on_bad (str): ``'error'`` (default) raises :class:`BadVideoError` naming the
+            folder or frame; ``'skip'`` logs it and returns None, so the dataset
+            draws another sample (see :class:`_BadSampleMixin`).
+        **kwargs: ``RawFrameDecode`` arguments (``io_backend``, ...);
+            ``decoding_backend`` can only be ``'pillow'``.
+    """
+
+    error_type = BadVideoError
+    kind = 'frame folder'
+
+    def __init__(self, min_frames: int = 0, on_bad: str = 'error', **kwargs):
+        backend = kwargs.pop('decoding_backend', 'pillow')
+        if backend != 'pillow':
+            raise ValueError(f'CheckedRawFrameDecode.decoding_backend={backend!r}: only '
+                             "'pillow' refuses truncated frames; use RawFrameDecode for others")
+        super().__init__(decoding_backend='pillow', **kwargs)
+        self._init_bad(on_bad)
+        self.min_frames = int(min_frames)
+
+    @staticmethod
+    def _loops(results: Dict) -> bool:
+        """Whether the sampled indices of a clip go back (SampleFrames looped)."""
+        inds = np.asarray(results['frame_inds']).reshape(-1)
+        clip_len = int(results.get('clip_len') or 0)
+        if clip_len < 2 or inds.size % clip_len:
+            return False
+        return bool((np.diff(inds.reshape(-1, clip_len), axis=1) < 0).any())
+
+    def _missing(self, folder: str, path: str, total: int) -> str:
+        if not osp.isdir(folder):
+            return f'{folder}: no such frame folder'
+        held = len(os.listdir(folder))
+        return (f'{path}: no such frame; the list gives {folder} {total} frames and the folder '
+                f'holds {held} files')
+
+    def transform(self, results: Dict) -> Optional[Dict]:
+        folder, total = results['frame_dir'], int(results['total_frames'])
+        need = f'{results.get("clip_len", "?")} x {results.get("frame_interval", "?")}'
+        if total < 1:
+            return self._bad(f'{folder}: the list gives it {total} frames')
+        if total < self.min_frames:
+            return self._bad(f'{folder}: {total} frames, fewer than the {self.min_frames} the '
+                             'clip needs (min_frames)')
+        if self._loops(results):
+            return self._bad(
+                f'{folder}: {total} frames, fewer than the clip needs ({need}), and SampleFrames '
+                "looped back to the first frame; pad with SampleFrames(out_of_bound_opt="
+                "'repeat_last') or refuse with min_frames")
+        if self.file_client is None:
+            from mmengine.fileio import FileClient
+            self.file_client = _RecordingFiles(FileClient(self.io_backend, **self.kwargs))
+        try:
+            with _strict_pillow():
+                return super().transform(results)
+        except FileNotFoundError:
+            return self._bad(self._missing(folder, self.file_client.last, total))
+        except Exception as err:
+            return self._bad(f'{self.file_client.last}: cannot be decoded ({type(err).__name__}: '
+                             f'{str(err).splitlines()[0][:200] if str(err) else ""})')
+
+    def __repr__(self):
+        return f'{type(self).__name__}(min_frames={self.min_frames}, on_bad={self.on_bad!r})'
+
+
 @MMPRETRAIN_TRANSFORMS.register_module()
 class CheckedLoadImageFromFile(_BadSampleMixin, LoadImageFromFile):
     """mmcv ``LoadImageFromFile`` that refuses truncated or undecodable images.
@@ -109,16 +239,12 @@ class CheckedLoadImageFromFile(_BadSampleMixin, LoadImageFromFile):
         import io
 
         from mmengine.fileio import get
-        from PIL import Image, ImageFile
+        from PIL import Image
         filename = results['img_path']
         try:
             data = get(filename, backend_args=self.backend_args)
-            truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
-            try:
-                with Image.open(io.BytesIO(data)) as img:
-                    img.load()
-            finally:
-                ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+            with _strict_pillow(), Image.open(io.BytesIO(data)) as img:
+                img.load()
         except Exception as err:
             return self._bad(f'{filename}: cannot be decoded ({type(err).__name__}: '
                              f'{str(err).splitlines()[0][:200] if str(err) else ""})')

@@ -1,7 +1,8 @@
 from .hooks import DistSanityHook, RNGStateHook
 from .loops import ResumableEpochBasedTrainLoop
-from .optim_wrapper import NonFiniteGuardOptimWrapper
+from .optim_wrapper import NonFiniteGuardAmpOptimWrapper, NonFiniteGuardOptimWrapper
 from .visualization import MaskReconstructionVisHook
 
 __all__ = ['DistSanityHook', 'RNGStateHook', 'ResumableEpochBasedTrainLoop',
-           'NonFiniteGuardOptimWrapper', 'MaskReconstructionVisHook']
+           'NonFiniteGuardOptimWrapper', 'NonFiniteGuardAmpOptimWrapper',
+           'MaskReconstructionVisHook']

@@ -1,37 +1,47 @@
-"""An optimizer wrapper that never lets a NaN / inf loss reach the weights."""
+"""Optimizer wrappers that never let a NaN / inf loss reach the weights, in fp32
+(:class:`NonFiniteGuardOptimWrapper`) and under MMEngine's AMP
+(:class:`NonFiniteGuardAmpOptimWrapper`); both share :class:`NonFiniteGuardMixin`."""
 from typing import Dict, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import is_distributed
 from mmengine.logging import MessageHub, print_log
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
 from ..models.algorithms.step import last_step
 
+AMP_NEEDS_GPU = ("MMEngine's mixed precision (AmpOptimWrapper) needs a GPU (CUDA, NPU, MLU or "
+                 'MUSA) and this machine has none')
 
-@OPTIM_WRAPPERS.register_module()
-class NonFiniteGuardOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` that checks the loss before the backward pass.
+
+def amp_device_available() -> bool:
+    """Whether MMEngine's ``AmpOptimWrapper`` can be built here (the devices it accepts)."""
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available()
+
+
+class NonFiniteGuardMixin:
+    """Checks the loss before the backward pass of an ``OptimWrapper`` subclass.
 
     Args:
         on_nonfinite (str): ``'stop'`` (default) raises ``FloatingPointError``;
             ``'skip'`` drops the step (no backward, no update, gradients of the
             current accumulation window cleared) and training goes on.
         max_skips (int): with ``'skip'``, stop anyway after this many skipped steps.
-        **kwargs: ``OptimWrapper`` arguments.
+        *args, **kwargs: the wrapped class's arguments.
 
     Either way one log line gives the iteration, every loss term and the files of
     the batch (from the step's :class:`~amd_mm.models.algorithms.step.StepRecord`). In
-    distributed runs the ranks agree (all-reduce) so they skip together. Under
-    ``AmpOptimWrapper`` the grad scaler already skips non-finite steps.
+    distributed runs the ranks agree (all-reduce) so they skip together.
     """
 
     def __init__(self, *args, on_nonfinite: str = 'stop', max_skips: int = 100, **kwargs):
-        super().__init__(*args, **kwargs)
         if on_nonfinite not in ('stop', 'skip'):
             raise ValueError(f"optim_wrapper.on_nonfinite={on_nonfinite!r} must be 'stop' or 'skip'")
+        super().__init__(*args, **kwargs)
         self.on_nonfinite = on_nonfinite
         self.max_skips = max_skips
         self.num_skipped = 0
@@ -63,3 +73,55 @@ class NonFiniteGuardOptimWrapper(OptimWrapper):
         print_log(f'{message}: step skipped ({self.num_skipped} so far)', logger='current', level=40)
         self._inner_count += 1  # keep accumulation windows aligned
         self.zero_grad(**(zero_kwargs or {}))
+
+
+@OPTIM_WRAPPERS.register_module()
+class NonFiniteGuardOptimWrapper(NonFiniteGuardMixin, OptimWrapper):
+    """``OptimWrapper`` with the non-finite loss guard of :class:`NonFiniteGuardMixin`
+    (``on_nonfinite``, ``max_skips``); ``--amp`` turns it into
+    :class:`NonFiniteGuardAmpOptimWrapper`."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class NonFiniteGuardAmpOptimWrapper(NonFiniteGuardMixin, AmpOptimWrapper):
+    """MMEngine's ``AmpOptimWrapper`` with the same guard.
+
+    The guard looks at the loss itself (a NaN / inf from the forward pass: stop or
+    skip, naming the batch); the grad scaler still handles what it is for, overflowing
+    *scaled gradients* (it skips that step and lowers the scale). A skipped step does
+    not touch the scaler. Needs a GPU, as ``AmpOptimWrapper``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        if not amp_device_available():
+            raise ValueError(f'optim_wrapper.type={type(self).__name__}: {AMP_NEEDS_GPU}; use '
+                             'NonFiniteGuardOptimWrapper (fp32) on CPU.')
+        super().__init__(*args, **kwargs)
+
+
+# what `tools/train.py --amp` turns each fp32 wrapper into
+_AMP_TYPES = {'OptimWrapper': 'AmpOptimWrapper',
+              'NonFiniteGuardOptimWrapper': 'NonFiniteGuardAmpOptimWrapper'}
+
+
+def enable_amp(cfg) -> Optional[str]:
+    """Switch ``cfg.optim_wrapper`` to its mixed-precision counterpart (``--amp``),
+    keeping every other setting (the non-finite guard included).
+
+    Returns a note for the user, or None. Raises ``ValueError`` (one sentence) when
+    no device here supports MMEngine's AMP, or the wrapper type has no known
+    counterpart.
+    """
+    if not amp_device_available():
+        raise ValueError(f'--amp: {AMP_NEEDS_GPU}; train without --amp (fp32) on CPU.')
+    optim = cfg.optim_wrapper
+    current = optim.get('type', 'OptimWrapper')
+    if current in _AMP_TYPES.values():
+        return f'--amp: the config already uses {current}'
+    if current not in _AMP_TYPES:
+        raise ValueError(f'--amp: optim_wrapper.type={current!r} has no known mixed-precision '
+                         f'counterpart (known: {", ".join(_AMP_TYPES)}); set optim_wrapper.type '
+                         'in the config instead')
+    optim.type = _AMP_TYPES[current]
+    optim.setdefault('loss_scale', 'dynamic')
+    return None

@@ -12,13 +12,14 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
     from mmengine.config import Config
 
     from ..compat import enable_cpu_distributed
+    from .config_check import merge_cfg_options
     enable_cpu_distributed(launcher)
     if not osp.isfile(path):
         raise SystemExit(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -27,15 +28,17 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
 
 
 def run_main(main, argv=None):
-    """Run ``main``; configuration and data errors end with one clear sentence (exit 2)
-    instead of a traceback through MMEngine's builders. ``AMD_MM_DEBUG=1`` re-raises."""
-    from ..datasets.transforms import BadImageError, BadVideoError
+    """Run ``main``; configuration and data errors the project raises for users end
+    with one clear sentence (exit 2) instead of a traceback through MMEngine's builders
+    (:func:`~amd_mm.utils.errors.is_user_error`; other errors keep their traceback).
+    ``AMD_MM_DEBUG=1`` re-raises."""
+    from .errors import is_user_error
     try:
         result = main(argv)
         finish_distributed()
         return result
-    except (ValueError, FileNotFoundError, BadVideoError, BadImageError, FloatingPointError) as err:
-        if os.environ.get('AMD_MM_DEBUG'):
+    except Exception as err:
+        if os.environ.get('AMD_MM_DEBUG') or not is_user_error(err):
             raise
         message = _BUILD_PREFIX.sub('', str(err))
         print(f'{type(err).__name__}: {message}\n(set AMD_MM_DEBUG=1 for the traceback)', file=sys.stderr)

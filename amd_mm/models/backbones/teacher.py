@@ -12,6 +12,19 @@ from ...utils.convert import to_toolbox_names
 from ..utils.transformer import compile_blocks
 
 
+TEACHER_DTYPES = ('bfloat16', 'float16')
+
+
+def teacher_dtype(dtype) -> Optional[torch.dtype]:
+    """``teacher.dtype`` as a torch dtype: None (fp32), ``'bfloat16'`` or ``'float16'``."""
+    if dtype is None:
+        return None
+    if dtype in TEACHER_DTYPES or dtype in [getattr(torch, d) for d in TEACHER_DTYPES]:
+        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    raise ValueError(f'teacher.dtype={dtype!r} is not one of {", ".join(map(repr, TEACHER_DTYPES))} '
+                     'or None (fp32).')
+
+
 @register_shared
 class FrozenTeacher(BaseModule):
     """A frozen encoder that returns features of chosen layers on a token subset.
@@ -45,7 +58,7 @@ class FrozenTeacher(BaseModule):
             raise TypeError(f'teacher.backbone type {type(self.backbone).__name__} has no '
                             'forward_masked: use MaskedViT or MaskedVideoViT.')
         self.checkpoint = checkpoint
-        self.dtype = getattr(torch, dtype) if dtype else None
+        self.dtype = teacher_dtype(dtype)
         self.backbone.init_weights()
         if checkpoint is not None:
             self.load_checkpoint(checkpoint, prefix)
