@@ -30,7 +30,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models.utils.tokens import as_clip, gather_tokens, patchify
+from ..models.utils.tokens import (as_clip, gather_tokens, normalisation_of, patch_norm_stats,
+                                   patchify, unnormalise)
 
 GREY = 0.5  # hidden patches, in [0, 1]
 
@@ -52,32 +53,22 @@ def unpatchify(patches: torch.Tensor, grid: Sequence[int], patch_size: int,
 
 def denormalise_prediction(pred: torch.Tensor, target_patches: torch.Tensor, norm: str,
                            eps: float = 1e-6) -> torch.Tensor:
-    """Map decoder outputs back to input space.
+    """Map decoder outputs back to pixel space (the inverse of the target normalisation,
+    :func:`~amd_mm.models.utils.tokens.patch_norm_stats`).
 
     Args:
         pred: ``(B, K, P * C)`` predictions in the target space of ``norm``.
-        target_patches: ``(B, K, P, C)`` the true patches at the same tokens (their
-            mean / std undo the per-patch normalisation, as in MAE's visualisation).
+        target_patches: ``(B, K, P, C)`` the true patches at the same tokens, in the units
+            the targets were computed in (their mean / std undo the per-patch
+            normalisation, as in MAE's visualisation).
         norm: the algorithm's ``target_norm`` (``'patch'``, ``'patch_channel'``, ``'none'``).
 
     Returns:
-        ``(B, K, P, C)`` patches in the (normalised) input space.
+        ``(B, K, P, C)`` patches in the units of ``target_patches``.
     """
     b, k, p, c = target_patches.shape
-    pred = pred.float().reshape(b, k, p, c)
-    t = target_patches.float()
-    if norm == 'patch':
-        flat = t.flatten(2)
-        mean = flat.mean(dim=-1, keepdim=True).unsqueeze(-1)
-        std = (flat.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt().unsqueeze(-1)
-        return pred * std + mean
-    if norm == 'patch_channel':
-        mean = t.mean(dim=2, keepdim=True)
-        std = t.var(dim=2, keepdim=True, unbiased=True).sqrt()
-        return pred * (std + eps) + mean
-    if norm == 'none':
-        return pred
-    raise ValueError(f'unknown target norm {norm!r}')
+    centre, scale = patch_norm_stats(target_patches.float(), norm, eps)
+    return pred.float().reshape(b, k, p, c) * scale + centre
 
 
 def batch_inputs(model, data_batch) -> torch.Tensor:
@@ -91,15 +82,6 @@ def batch_inputs(model, data_batch) -> torch.Tensor:
     if inputs.dim() == 6:  # (B, views, C, T, H, W): one view per video
         inputs = inputs[:, 0]
     return inputs
-
-
-def _pixel_stats(model, channels: int, device) -> tuple:
-    pre = getattr(model, 'data_preprocessor', None)
-    mean = getattr(pre, 'mean', None)
-    std = getattr(pre, 'std', None)
-    if mean is None or std is None or not getattr(pre, '_enable_normalize', True):
-        return (torch.zeros(channels, device=device), torch.ones(channels, device=device))
-    return mean.flatten()[:channels].to(device).float(), std.flatten()[:channels].to(device).float()
 
 
 @torch.no_grad()
@@ -129,8 +111,12 @@ def reconstruct(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tens
     modes = [(m, m.training) for root in modules for m in root.modules()]
     for root in modules:
         root.eval()
+    # patches in the units of the reconstruction targets: [0, 1] pixels after the
+    # preprocessor's normalisation is undone, raw pixels if it does not normalise
+    mean, std = normalisation_of(getattr(model, 'data_preprocessor', None))
+    pixels, unit = (unnormalise(clip, mean, std), 1.0) if mean is not None else (clip.float(), 255.0)
     try:
-        patches = patchify(clip, patch, tubelet)  # (B, N, P, C) normalised input space
+        patches = patchify(pixels, patch, tubelet)  # (B, N, P, C)
         recon = None
         if decoder is not None:
             latent, _ = backbone.forward_masked(inputs, masks.ids_student)
@@ -145,14 +131,12 @@ def reconstruct(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tens
         for m, mode in modes:
             m.training = mode
 
-    mean, std = _pixel_stats(model, patches.shape[-1], inputs.device)
-
     def to_unit(p: torch.Tensor) -> torch.Tensor:
-        return unpatchify((p.float() * std + mean) / 255.0, grid, patch, tubelet).clamp(0, 1)
+        return unpatchify(p.float() / unit, grid, patch, tubelet).clamp(0, 1)
 
     def only(ids: torch.Tensor) -> torch.Tensor:
         keep = masks.to_bool(ids)[..., None, None]
-        return to_unit(torch.where(keep, patches.float(), (GREY * 255.0 - mean) / std))
+        return to_unit(torch.where(keep, patches, torch.full_like(patches, GREY * unit)))
 
     out = dict(input=to_unit(patches), student=only(masks.ids_student), masks=masks)
     if getattr(model, 'teacher', None) is not None:

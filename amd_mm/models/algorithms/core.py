@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from ...registry import build_model
-from ..utils.tokens import gather_tokens, pixel_targets
+from ..utils.tokens import gather_tokens, normalisation_of, pixel_targets
 from ..utils.transformer import compile_blocks
 from .branch import DistillBranch
 
@@ -159,7 +159,9 @@ class AsymmetricDistillMixin:
         latent, taps = student.forward_masked(inputs, masks.ids_student, out_layers=self.student_layers)
         losses = {}
         if self.decoder is not None:
-            target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size, self.target_norm)
+            mean, std = normalisation_of(getattr(self, 'data_preprocessor', None))  # official: [0, 1] pixels
+            target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size, self.target_norm,
+                                   mean=mean, std=std)
             pred = self.decoder(latent, masks.ids_student, masks.ids_masked, grid)
             losses['loss_rec'] = self.loss_rec(pred, gather_tokens(target, masks.ids_masked))
         by_layer = dict(zip(self.student_layers, taps))
