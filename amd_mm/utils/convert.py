@@ -17,7 +17,17 @@ Layouts (detected from the keys by :func:`detect_layout`):
 ==============  =============================================================
 
 :func:`convert` maps any of them to ``mmpretrain`` (images) or ``mmaction``
-(videos) names, and back to ``timm`` / ``videomae`` for round trips.
+(videos) names, and back to ``timm`` / ``videomae`` for round trips: encoder weights only.
+
+Whole pre-training models (:func:`convert_official_pretrain`, :func:`to_official_pretrain`):
+an official AMD pre-training checkpoint (``PretrainAMD`` of MCG-NJU/AMD
+``models/modeling_pretrain.py``: ``encoder.`` with ``encoder.projection_heads.N``,
+``encoder_to_decoder``, ``decoder.``, ``generators.N``, ``mask_token``) or an official
+VideoMAE one (the same without heads and generators) <-> the whole amd_mm ``VideoAMD``
+state dict (``backbone.``, ``decoder.``, ``branches.0.heads.N``,
+``branches.0.generators.N``), so pre-training continues from it
+(``load_from=`` the converted file). What the official checkpoint does not hold
+(:data:`NOT_IN_OFFICIAL_PRETRAIN`) keeps the fresh initialisation of the built model.
 """
 import re
 from typing import Dict, Optional
@@ -151,3 +161,163 @@ def check_against(state: State, target: State, source: str = 'checkpoint') -> No
     if missing:
         raise ValueError(f'{source}: the target needs {len(missing)} keys the checkpoint lacks, '
                          f'first {missing[:3]}')
+
+
+# -- whole pre-training models: official PretrainAMD / VideoMAE <-> amd_mm VideoAMD ------------
+
+#: amd_mm keys an official pre-training checkpoint cannot provide (regex, with why):
+#: they keep the values of the freshly built model when the converted file is loaded.
+NOT_IN_OFFICIAL_PRETRAIN = {
+    r'^branches\.0\.generators\.\d+\.mask_token$':
+        'the official generators keep their mask tokens in a plain Python list '
+        '(models/modeling_pretrain.py:283), so they are never saved: fresh init, N(0, 0.02)',
+    r'^backbone\.pos_embed$': 'a fixed sin-cos table, rebuilt from the geometry',
+    r'^mask_generator\.step$': 'the mask generator restarts its step counter',
+}
+_UNUSED_OFFICIAL = re.compile(r'^generators\.\d+\.norm\.|^(encoder\.)?pos_embed(_generator)?$')
+
+# official Block (modeling_finetune_amd.Block) suffixes <-> amd_mm TransformerBlock suffixes
+_BLOCK_TO_AMD = (('norm1.', 'norm1.'), ('norm2.', 'norm2.'), ('attn.qkv.weight', 'qkv.weight'),
+                 ('attn.proj.', 'proj.'), ('mlp.fc1.', 'mlp.0.'), ('mlp.fc2.', 'mlp.2.'))
+
+
+def _block_to_amd(block: State, where: str) -> State:
+    """One official block's tensors (keys after ``blocks.N.``) in TransformerBlock names;
+    ``q_bias`` / ``v_bias`` become the fused ``qkv.bias`` with a zero key bias."""
+    out = {}
+    for key, value in block.items():
+        if key in ('attn.q_bias', 'attn.v_bias'):
+            continue
+        for old, new in _BLOCK_TO_AMD:
+            if key.startswith(old):
+                out[new + key[len(old):]] = value
+                break
+        else:
+            raise ValueError(f'{where}{key}: unexpected key in an official transformer block')
+    if 'attn.q_bias' in block:
+        q, v = block['attn.q_bias'], block['attn.v_bias']
+        out['qkv.bias'] = torch.cat([q, torch.zeros_like(q), v])
+    return out
+
+
+def _block_to_official(block: State, where: str = '') -> State:
+    out = {}
+    for key, value in block.items():
+        if key == 'qkv.bias':
+            q, _, v = value.chunk(3)  # the key bias changes no output: dropped
+            out['attn.q_bias'], out['attn.v_bias'] = q.clone(), v.clone()
+            continue
+        for old, new in _BLOCK_TO_AMD:
+            if key.startswith(new):
+                out[old + key[len(new):]] = value
+                break
+        else:
+            raise ValueError(f'{where}{key}: unexpected key in an amd_mm transformer block')
+    return out
+
+
+def _map_blocks(state: State, src: str, dst: str, fn) -> State:
+    """Apply ``fn`` to every ``<src>blocks.N.`` group of ``state``, written under ``<dst>``;
+    other keys under ``src`` are copied with the prefix changed."""
+    out, blocks = {}, {}
+    for key, value in state.items():
+        rest = key[len(src):]
+        m = re.match(r'blocks\.(\d+)\.(.*)$', rest)
+        if m:
+            blocks.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        else:
+            out[dst + rest] = value
+    for index, block in sorted(blocks.items()):
+        out.update({f'{dst}blocks.{index}.{k}': v for k, v in fn(block, f'{src}blocks.{index}.').items()})
+    return out
+
+
+def is_official_pretrain(state: State) -> bool:
+    """An official AMD / VideoMAE *pre-training* checkpoint (encoder plus decoder)."""
+    return any(k.startswith('encoder.') for k in state) and \
+        any(k.startswith(('decoder.', 'encoder_to_decoder.')) for k in state)
+
+
+def convert_official_pretrain(state: State) -> State:
+    """An official AMD (or VideoMAE) pre-training state dict -> amd_mm ``VideoAMD`` keys.
+
+    ``encoder.`` -> ``backbone.`` (mmaction2 names), ``encoder.projection_heads.N`` ->
+    ``branches.0.heads.N``, ``encoder_to_decoder`` -> ``decoder.embed``, ``mask_token`` ->
+    ``decoder.mask_token``, ``generators.N.blocks`` -> ``branches.0.generators.N.blocks``;
+    ``q_bias`` / ``v_bias`` of decoder and generator blocks become ``qkv.bias`` (zero key
+    bias). Dropped: the generators' final norms (built but never applied by the official
+    ``Generator.forward``) and fixed position tables. Not provided:
+    :data:`NOT_IN_OFFICIAL_PRETRAIN`.
+    """
+    if not is_official_pretrain(state):
+        raise ValueError('not an official AMD / VideoMAE pre-training checkpoint (needs encoder. '
+                         f'and decoder. keys; first keys: {list(state)[:4]})')
+    groups: Dict[str, State] = {}
+    for key, value in state.items():
+        if _UNUSED_OFFICIAL.match(key):
+            continue
+        m = re.match(r'(encoder\.projection_heads\.|generators\.\d+\.|encoder\.|decoder\.)', key)
+        groups.setdefault(m.group(1) if m else '', {})[key] = value
+    out: State = {}
+    for prefix, group in groups.items():
+        if prefix == 'encoder.projection_heads.':
+            out.update({'branches.0.heads.' + k[len(prefix):]: v for k, v in group.items()})
+        elif prefix == 'encoder.':
+            out.update({'backbone.' + k: v for k, v in
+                        _rename(strip_prefix(group, prefix), _VIDEOMAE_TO_MMACTION).items()})
+        elif prefix == 'decoder.':
+            out.update(_map_blocks(group, prefix, 'decoder.', _block_to_amd))
+        elif prefix.startswith('generators.'):
+            out.update(_map_blocks(group, prefix, 'branches.0.' + prefix, _block_to_amd))
+        else:
+            for key, value in group.items():
+                if key.startswith('encoder_to_decoder.'):
+                    out['decoder.embed.' + key[len('encoder_to_decoder.'):]] = value
+                elif key == 'mask_token':
+                    out['decoder.mask_token'] = value
+                else:
+                    raise ValueError(f'{key}: unexpected key in an official pre-training checkpoint')
+    return out
+
+
+def to_official_pretrain(state: State) -> State:
+    """amd_mm ``VideoAMD`` state dict -> the official ``PretrainAMD`` layout (the inverse of
+    :func:`convert_official_pretrain`; without a teacher branch: the VideoMAE layout).
+    Raises for what the official model cannot hold (a decoder input bias, extra teachers);
+    the generators' mask tokens, fixed tables and the mask generator's step are left out."""
+    if any(k.startswith('branches.') and not k.startswith('branches.0.') for k in state):
+        raise ValueError('the official layout has one teacher: extra_teachers cannot be converted')
+    if 'decoder.embed.bias' in state:
+        raise ValueError('decoder.embed.bias has no place in the official layout (its '
+                         'encoder_to_decoder has no bias): train with model.decoder.embed_bias=False')
+    optional = [re.compile(p) for p in NOT_IN_OFFICIAL_PRETRAIN]
+    state = {k: v for k, v in state.items() if not any(p.match(k) for p in optional)}
+    groups: Dict[str, State] = {}
+    for key, value in state.items():
+        m = re.match(r'(branches\.0\.heads\.|branches\.0\.generators\.\d+\.|backbone\.|decoder\.)', key)
+        if m is None:
+            raise ValueError(f'{key}: no official counterpart')
+        groups.setdefault(m.group(1), {})[key] = value
+    out: State = {}
+    for prefix, group in groups.items():
+        if prefix == 'branches.0.heads.':
+            out.update({'encoder.projection_heads.' + k[len(prefix):]: v for k, v in group.items()})
+        elif prefix == 'backbone.':
+            out.update({'encoder.' + k: v for k, v in
+                        _rename(strip_prefix(group, prefix), _MMACTION_TO_VIDEOMAE).items()})
+        elif prefix.startswith('branches.0.generators.'):
+            out.update(_map_blocks(group, prefix, prefix[len('branches.0.'):], _block_to_official))
+        else:  # decoder.
+            embed = {k: group.pop(k) for k in list(group) if k.startswith('decoder.embed.')}
+            out.update({'encoder_to_decoder.' + k[len('decoder.embed.'):]: v for k, v in embed.items()})
+            if 'decoder.mask_token' in group:
+                out['mask_token'] = group.pop('decoder.mask_token')
+            out.update(_map_blocks(group, prefix, 'decoder.', _block_to_official))
+    return out
+
+
+def missing_after_conversion(state: State, target: State) -> list:
+    """Keys of ``target`` (a built model's state dict) that a converted ``state`` lacks,
+    apart from :data:`NOT_IN_OFFICIAL_PRETRAIN`."""
+    optional = [re.compile(p) for p in NOT_IN_OFFICIAL_PRETRAIN]
+    return [k for k in target if k not in state and not any(p.match(k) for p in optional)]

@@ -87,15 +87,18 @@ def patch_norm_stats(patches: torch.Tensor, norm: str = 'patch', eps: float = 1e
     ``'patch_channel'``: per channel over the ``P`` pixels of a patch; scale =
     std + ``eps`` (the official AMD / VideoMAE form, ``engine_for_pretraining_amd.py:63-64``).
     ``'none'``: ``(0, 1)``.
+
+    The statistics are taken of the differences to the patch's first value, which are
+    exact for close values: a flat patch gets exactly its value as centre and ``eps``
+    as scale (target 0), not a rounding residue divided by ``eps``.
     """
-    if norm == 'patch':
-        flat = patches.flatten(2)
-        centre = flat.mean(dim=-1)[..., None, None]
-        scale = flat.var(dim=-1, unbiased=True).sqrt()[..., None, None] + eps
+    if norm in ('patch', 'patch_channel'):
+        dims = (2, 3) if norm == 'patch' else (2,)
+        shift = patches[:, :, :1, :1] if norm == 'patch' else patches[:, :, :1]
+        diff = patches - shift
+        centre = shift + diff.mean(dim=dims, keepdim=True)
+        scale = diff.var(dim=dims, keepdim=True, unbiased=True).sqrt() + eps
         return centre, scale
-    if norm == 'patch_channel':
-        centre = patches.mean(dim=2, keepdim=True)
-        return centre, patches.var(dim=2, keepdim=True, unbiased=True).sqrt() + eps
     if norm == 'none':
         return torch.zeros((), dtype=patches.dtype, device=patches.device), \
             torch.ones((), dtype=patches.dtype, device=patches.device)
