@@ -189,3 +189,98 @@ def test_drop_path_of_decoder_and_generator_blocks(neck):
     dropped.train(), plain.train()
     torch.manual_seed(1)
     assert not torch.allclose(dropped(*args), plain(*args))  # active in training
+
+
+# -- the official video loader: padding, SSv2 sampling, resizing -----------------------------
+def _paper_steps(config, n):
+    from mmengine.config import Config
+    from conftest import ROOT
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    return cfg.train_dataloader.dataset.pipeline[:n]
+
+
+def _official_k400_indices_short(num_frames, clip_len, step):
+    """The official loader for a video shorter than clip_len x step (dataset/datasets.py
+    _sample_train_indices gives offset 1 (1-based); _video_TSN_decord_batch_loader then
+    advances the offset by step only while offset + step < duration)."""
+    offset, out = 1, []
+    for _ in range(clip_len):
+        out.append(offset - 1)
+        if offset + step < num_frames:
+            offset += step
+    return out
+
+
+@pytest.fixture
+def short_video(tmp_path):
+    from amd_mm.utils.demo_data import write_video
+    frames = np.stack([np.full((64, 64, 3), 10 * i + 5, np.uint8) for i in range(22)])
+    frames[:, :8, :8] = 255  # some texture
+    path = tmp_path / 'short.mp4'
+    write_video(str(path), frames)
+    return str(path)
+
+
+def test_paper_pipeline_pads_short_videos_as_the_official_loader(short_video):
+    import decord
+    from mmaction.registry import TRANSFORMS
+    from mmcv.transforms import Compose
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    steps = _paper_steps('configs/pretrain/video/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py', 3)
+    assert [s['type'] for s in steps] == ['CheckedDecordInit', 'SampleFrames', 'DecordDecode']
+    pipeline = Compose([TRANSFORMS.build(s) for s in steps])
+    out = pipeline(dict(filename=short_video, start_index=0, modality='RGB'))
+    expected = _official_k400_indices_short(22, 16, 4)
+    assert expected == [0, 4, 8, 12, 16, 20] + [20] * 10
+    assert out['frame_inds'].tolist() == expected
+    reader = decord.VideoReader(short_video)
+    truth = reader.get_batch(expected).asnumpy()
+    assert len(out['imgs']) == 16 and all(np.array_equal(a, b) for a, b in zip(out['imgs'], truth))
+
+
+def test_paper_pipeline_still_names_an_unreadable_file(tmp_path):
+    from mmaction.registry import TRANSFORMS
+    from mmengine.registry import init_default_scope
+    from amd_mm.datasets import BadVideoError
+    init_default_scope('mmaction')
+    bad = tmp_path / 'broken.mp4'
+    bad.write_bytes(b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 4)
+    step = _paper_steps('configs/pretrain/video/amd_vit-s-p16_videomae-vit-l_32xb16-16x2x1-200e_sthv2.py', 1)[0]
+    with pytest.raises(BadVideoError, match='broken.mp4: cannot be decoded'):
+        TRANSFORMS.build(step)(dict(filename=str(bad), start_index=0, modality='RGB'))
+    skip = TRANSFORMS.build(dict(step, on_bad='skip'))
+    assert skip(dict(filename=str(bad), start_index=0, modality='RGB')) is None
+
+
+def test_ssv2_span_sampling_gives_the_official_indices():
+    from amd_mm.datasets import SpanSampleFrames
+    sampler = SpanSampleFrames(clip_len=16, frame_interval=2)
+    # short videos: N // 2 points spread over the whole video (floor of linspace(0, N, N // 2)),
+    # then the last frame; worked by hand from dataset/datasets.py:1030-1037
+    assert sampler.frame_indices(20).tolist() == [0, 2, 4, 6, 8, 11, 13, 15, 17, 19] + [19] * 6
+    assert sampler.frame_indices(5).tolist() == [0] + [4] * 15
+    assert sampler.frame_indices(32).tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31]
+    # long videos: floor(linspace(s, s + 32, 16)), last clipped to s + 31, s uniform in [0, N - 33]
+    pattern = np.array([0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31])
+    np.random.seed(0)
+    starts = set()
+    for _ in range(400):
+        inds = sampler.frame_indices(40)
+        assert (inds - inds[0]).tolist() == pattern.tolist()
+        starts.add(int(inds[0]))
+    assert starts == set(range(0, 8))  # end in [32, 39]
+    out = sampler(dict(total_frames=40, start_index=1))
+    assert out['frame_inds'].min() >= 1 and out['clip_len'] == 16 and out['num_clips'] == 1
+
+
+def test_pillow_resize_equals_pil_bilinear():
+    from PIL import Image
+    from mmaction.registry import TRANSFORMS
+    frame = np.random.default_rng(0).integers(0, 256, (256, 320, 3), dtype=np.uint8)
+    results = dict(imgs=[frame], img_shape=(256, 320), modality='RGB')
+    out = TRANSFORMS.build(dict(type='PillowResize', scale=(224, 224), keep_ratio=False))(dict(results))
+    expected = np.asarray(Image.fromarray(frame).resize((224, 224), Image.BILINEAR))
+    assert np.array_equal(out['imgs'][0], expected) and out['img_shape'] == (224, 224)
+    cv2_out = TRANSFORMS.build(dict(type='Resize', scale=(224, 224), keep_ratio=False))(dict(results))
+    assert not np.array_equal(cv2_out['imgs'][0], expected)  # OpenCV's bilinear differs when shrinking
