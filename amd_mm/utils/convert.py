@@ -181,19 +181,19 @@ _BLOCK_TO_AMD = (('norm1.', 'norm1.'), ('norm2.', 'norm2.'), ('attn.qkv.weight',
                  ('attn.proj.', 'proj.'), ('mlp.fc1.', 'mlp.0.'), ('mlp.fc2.', 'mlp.2.'))
 
 
-def _block_to_amd(block: State, where: str) -> State:
+def _swap_prefix(key: str, pairs, where: str) -> str:
+    """``key`` with the first matching ``(old, new)`` prefix replaced."""
+    for old, new in pairs:
+        if key.startswith(old):
+            return new + key[len(old):]
+    raise ValueError(f'{where}{key}: unexpected key in a transformer block')
+
+
+def _block_to_amd(block: State, where: str = '') -> State:
     """One official block's tensors (keys after ``blocks.N.``) in TransformerBlock names;
     ``q_bias`` / ``v_bias`` become the fused ``qkv.bias`` with a zero key bias."""
-    out = {}
-    for key, value in block.items():
-        if key in ('attn.q_bias', 'attn.v_bias'):
-            continue
-        for old, new in _BLOCK_TO_AMD:
-            if key.startswith(old):
-                out[new + key[len(old):]] = value
-                break
-        else:
-            raise ValueError(f'{where}{key}: unexpected key in an official transformer block')
+    out = {_swap_prefix(k, _BLOCK_TO_AMD, where): v for k, v in block.items()
+           if k not in ('attn.q_bias', 'attn.v_bias')}
     if 'attn.q_bias' in block:
         q, v = block['attn.q_bias'], block['attn.v_bias']
         out['qkv.bias'] = torch.cat([q, torch.zeros_like(q), v])
@@ -201,18 +201,12 @@ def _block_to_amd(block: State, where: str) -> State:
 
 
 def _block_to_official(block: State, where: str = '') -> State:
-    out = {}
-    for key, value in block.items():
-        if key == 'qkv.bias':
-            q, _, v = value.chunk(3)  # the key bias changes no output: dropped
-            out['attn.q_bias'], out['attn.v_bias'] = q.clone(), v.clone()
-            continue
-        for old, new in _BLOCK_TO_AMD:
-            if key.startswith(new):
-                out[old + key[len(new):]] = value
-                break
-        else:
-            raise ValueError(f'{where}{key}: unexpected key in an amd_mm transformer block')
+    """The inverse of :func:`_block_to_amd`; the key bias (no effect on any output) is dropped."""
+    out = {_swap_prefix(k, [(new, old) for old, new in _BLOCK_TO_AMD], where): v
+           for k, v in block.items() if k != 'qkv.bias'}
+    if 'qkv.bias' in block:
+        q, _, v = block['qkv.bias'].chunk(3)
+        out['attn.q_bias'], out['attn.v_bias'] = q.clone(), v.clone()
     return out
 
 
@@ -238,6 +232,42 @@ def is_official_pretrain(state: State) -> bool:
         any(k.startswith(('decoder.', 'encoder_to_decoder.')) for k in state)
 
 
+# (official prefix, amd_mm prefix, how), first match wins; ``{}`` is a layer index
+_PRETRAIN_PARTS = (
+    ('encoder.projection_heads.', 'branches.0.heads.', 'plain'),
+    ('encoder_to_decoder.', 'decoder.embed.', 'plain'),
+    ('mask_token', 'decoder.mask_token', 'plain'),
+    ('encoder.', 'backbone.', 'encoder'),
+    ('generators.{}.', 'branches.0.generators.{}.', 'blocks'),
+    ('decoder.', 'decoder.', 'blocks'),
+)
+
+
+def _convert_parts(state: State, to_amd: bool) -> State:
+    """Move every key of ``state`` from one side of :data:`_PRETRAIN_PARTS` to the other."""
+    parts = [(src, dst, how) if to_amd else (dst, src, how) for src, dst, how in _PRETRAIN_PARTS]
+    patterns = [re.compile('^' + re.escape(src).replace(r'\{\}', r'(\d+)')) for src, _, _ in parts]
+    groups: Dict[tuple, State] = {}
+    for key, value in state.items():
+        for (src, dst, how), pattern in zip(parts, patterns):
+            m = pattern.match(key)
+            if m:
+                groups.setdefault((m.group(0), dst.format(*m.groups()), how), {})[key] = value
+                break
+        else:
+            raise ValueError(f'{key}: no counterpart in the {"amd_mm" if to_amd else "official"} layout')
+    out: State = {}
+    for (src, dst, how), group in groups.items():
+        if how == 'blocks':
+            out.update(_map_blocks(group, src, dst, _block_to_amd if to_amd else _block_to_official))
+            continue
+        group = strip_prefix(group, src) if src.endswith('.') else {'': group[src]}
+        if how == 'encoder':
+            group = _rename(group, _VIDEOMAE_TO_MMACTION if to_amd else _MMACTION_TO_VIDEOMAE)
+        out.update({dst + k: v for k, v in group.items()})
+    return out
+
+
 def convert_official_pretrain(state: State) -> State:
     """An official AMD (or VideoMAE) pre-training state dict -> amd_mm ``VideoAMD`` keys.
 
@@ -252,32 +282,7 @@ def convert_official_pretrain(state: State) -> State:
     if not is_official_pretrain(state):
         raise ValueError('not an official AMD / VideoMAE pre-training checkpoint (needs encoder. '
                          f'and decoder. keys; first keys: {list(state)[:4]})')
-    groups: Dict[str, State] = {}
-    for key, value in state.items():
-        if _UNUSED_OFFICIAL.match(key):
-            continue
-        m = re.match(r'(encoder\.projection_heads\.|generators\.\d+\.|encoder\.|decoder\.)', key)
-        groups.setdefault(m.group(1) if m else '', {})[key] = value
-    out: State = {}
-    for prefix, group in groups.items():
-        if prefix == 'encoder.projection_heads.':
-            out.update({'branches.0.heads.' + k[len(prefix):]: v for k, v in group.items()})
-        elif prefix == 'encoder.':
-            out.update({'backbone.' + k: v for k, v in
-                        _rename(strip_prefix(group, prefix), _VIDEOMAE_TO_MMACTION).items()})
-        elif prefix == 'decoder.':
-            out.update(_map_blocks(group, prefix, 'decoder.', _block_to_amd))
-        elif prefix.startswith('generators.'):
-            out.update(_map_blocks(group, prefix, 'branches.0.' + prefix, _block_to_amd))
-        else:
-            for key, value in group.items():
-                if key.startswith('encoder_to_decoder.'):
-                    out['decoder.embed.' + key[len('encoder_to_decoder.'):]] = value
-                elif key == 'mask_token':
-                    out['decoder.mask_token'] = value
-                else:
-                    raise ValueError(f'{key}: unexpected key in an official pre-training checkpoint')
-    return out
+    return _convert_parts({k: v for k, v in state.items() if not _UNUSED_OFFICIAL.match(k)}, to_amd=True)
 
 
 def to_official_pretrain(state: State) -> State:
@@ -291,29 +296,8 @@ def to_official_pretrain(state: State) -> State:
         raise ValueError('decoder.embed.bias has no place in the official layout (its '
                          'encoder_to_decoder has no bias): train with model.decoder.embed_bias=False')
     optional = [re.compile(p) for p in NOT_IN_OFFICIAL_PRETRAIN]
-    state = {k: v for k, v in state.items() if not any(p.match(k) for p in optional)}
-    groups: Dict[str, State] = {}
-    for key, value in state.items():
-        m = re.match(r'(branches\.0\.heads\.|branches\.0\.generators\.\d+\.|backbone\.|decoder\.)', key)
-        if m is None:
-            raise ValueError(f'{key}: no official counterpart')
-        groups.setdefault(m.group(1), {})[key] = value
-    out: State = {}
-    for prefix, group in groups.items():
-        if prefix == 'branches.0.heads.':
-            out.update({'encoder.projection_heads.' + k[len(prefix):]: v for k, v in group.items()})
-        elif prefix == 'backbone.':
-            out.update({'encoder.' + k: v for k, v in
-                        _rename(strip_prefix(group, prefix), _MMACTION_TO_VIDEOMAE).items()})
-        elif prefix.startswith('branches.0.generators.'):
-            out.update(_map_blocks(group, prefix, prefix[len('branches.0.'):], _block_to_official))
-        else:  # decoder.
-            embed = {k: group.pop(k) for k in list(group) if k.startswith('decoder.embed.')}
-            out.update({'encoder_to_decoder.' + k[len('decoder.embed.'):]: v for k, v in embed.items()})
-            if 'decoder.mask_token' in group:
-                out['mask_token'] = group.pop('decoder.mask_token')
-            out.update(_map_blocks(group, prefix, 'decoder.', _block_to_official))
-    return out
+    return _convert_parts({k: v for k, v in state.items() if not any(p.match(k) for p in optional)},
+                          to_amd=False)
 
 
 def missing_after_conversion(state: State, target: State) -> list:
