@@ -277,6 +277,8 @@ def test_ssv2_span_sampling_gives_the_official_indices():
 def test_pillow_resize_equals_pil_bilinear():
     from PIL import Image
     from mmaction.registry import TRANSFORMS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
     frame = np.random.default_rng(0).integers(0, 256, (256, 320, 3), dtype=np.uint8)
     results = dict(imgs=[frame], img_shape=(256, 320), modality='RGB')
     out = TRANSFORMS.build(dict(type='PillowResize', scale=(224, 224), keep_ratio=False))(dict(results))

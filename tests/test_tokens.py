@@ -76,9 +76,10 @@ def _official_targets_float64(pixels_uint8, patch, tubelet, per_channel):
 
 
 def test_video_targets_equal_float64_official_formula_on_flat_patches():
-    from mmaction.registry import MODELS
     from amd_mm.models.utils.tokens import normalisation_of
-    pre = MODELS.build(dict(type='ActionDataPreprocessor', mean=MEAN, std=STD, format_shape='NCTHW'))
+    from amd_mm.registry import MMACTION_MODELS, build_model
+    pre = build_model(dict(type='ActionDataPreprocessor', mean=MEAN, std=STD, format_shape='NCTHW'),
+                      MMACTION_MODELS)
     clip = _clip_with_flat_patches()
     inputs = pre(dict(inputs=[clip], data_samples=None), training=True)['inputs'].flatten(0, 1)
     mean, std = normalisation_of(pre)
@@ -100,9 +101,9 @@ def test_video_targets_equal_float64_official_formula_on_flat_patches():
 
 
 def test_image_targets_equal_float64_official_formula_per_patch():
-    from mmpretrain.registry import MODELS
     from amd_mm.models.utils.tokens import normalisation_of
-    pre = MODELS.build(dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=True))
+    from amd_mm.registry import MMPRETRAIN_MODELS, build_model
+    pre = build_model(dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=True), MMPRETRAIN_MODELS)
     image = _clip_with_flat_patches()[:, :, 1]  # (1, 3, 32, 32), BGR as loaded
     inputs = pre(dict(inputs=[image], data_samples=None), training=True)['inputs'][0]  # one view
     mean, std = normalisation_of(pre)
