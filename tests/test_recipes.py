@@ -94,12 +94,18 @@ def same(actual, expected) -> bool:
 
 
 def checked_cells(cell: str):
-    """``[(key_path, literal_text)]`` of the checked parts of an ``amd_mm`` cell."""
+    """``[(key_path, literal_text)]`` of the checked parts of an ``amd_mm`` cell; a part
+    that starts like a checked cell but carries more text is an error (it would go
+    unchecked)."""
     out = []
     for part in split_outside_code(cell, '; '):
-        m = CHECKED.match(part.strip())
+        part = part.strip()
+        m = CHECKED.match(part)
         if m:
             out.append(m.groups())
+        elif re.match(r'^`[^`]+` = `', part):
+            raise ValueError(f'{part!r}: a checked cell is exactly `KEY.PATH` = `LITERAL`; '
+                             'put other text in its own "; "-separated part')
     return out
 
 
@@ -161,3 +167,5 @@ def test_checker_parses_and_rejects(tmp_path):
     assert same(0.1 + 0.2, 0.3) and not same(True, 1) and not same([1, 2], [1, 2, 3])
     with pytest.raises(KeyError):
         resolve(cfg, 'train_pipeline[type=NoSuchStep].x')
+    with pytest.raises(ValueError, match='exactly'):
+        checked_cells('`optim_wrapper.optimizer.lr` = `0.001` (per 256); more')
