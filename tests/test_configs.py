@@ -49,6 +49,27 @@ def point_to_demo(dataset: dict, demo_root: str):
         raise AssertionError(f'no demo data for dataset type {kind}: extend point_to_demo')
 
 
+def assert_no_decay_by_shape(model, optim_wrapper_cfg):
+    """The optimizer the config builds gives weight decay 0 to every trainable 1-D
+    parameter (every bias, ``attn.q_bias`` / ``v_bias``, every norm) and to the
+    tokens, and the configured decay to every other matrix (official optim_factory.py)."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = optim_wrapper_cfg.copy()
+    if cfg.get('type') == 'AmpOptimWrapper':  # CUDA only: the same groups in fp32
+        cfg.type = 'OptimWrapper'
+        cfg.pop('loss_scale', None)
+    cfg.optimizer = dict(cfg.optimizer, fused=False)
+    optimizer = build_optim_wrapper(model, cfg).optimizer
+    decay = {id(p): g['weight_decay'] for g in optimizer.param_groups for p in g['params']}
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert len(decay) == len(trainable)
+    assert any(n.endswith('attn.q_bias') for n, _ in trainable) or not hasattr(model.backbone, 'blocks')
+    for name, param in trainable:
+        exempt = param.ndim <= 1 or name.rsplit('.', 1)[-1] in ('mask_token', 'cls_token', 'pos_embed')
+        expected = 0.0 if exempt else cfg.optimizer['weight_decay']
+        assert decay[id(param)] == expected, (name, tuple(param.shape), decay[id(param)])
+
+
 def test_configs_are_found():
     assert any('pretrain/image' in c for c in CONFIGS) and any('tiny' in c for c in CONFIGS)
 
@@ -69,12 +90,16 @@ def test_config_builds_model_and_dataset(path, demo_root):
     for extra in model_cfg.get('extra_teachers', []):
         extra.teacher.checkpoint = None
     model_cfg.get('backbone', {}).pop('init_cfg', None)  # fine-tuning checkpoints are not here
-    key = json.dumps(model_cfg.to_dict(), sort_keys=True, default=repr)
+    # a model (with its optimizer settings) is built once: configs that differ only in
+    # data or GPU count share it
+    key = json.dumps([model_cfg.to_dict(), cfg.get('optim_wrapper')], sort_keys=True, default=repr)
     if key not in _BUILT_MODELS:
         model = MODELS.build(model_cfg)
         assert sum(p.numel() for p in model.backbone.parameters()) > 0
         if getattr(model, 'teacher', None) is not None:
             assert all(not p.requires_grad for p in model.teacher.parameters())
+        if hasattr(model, 'mask_generator'):  # a pre-training config
+            assert_no_decay_by_shape(model, cfg.optim_wrapper)
         del model
         _BUILT_MODELS.add(key)
     dataset_cfg = cfg.train_dataloader.dataset.copy()

@@ -1,8 +1,8 @@
 from .finetune_transforms import ClipRandAugment, PixelRandomErasing, SegmentSample, SpanSample
 from .list_files import ListFileError, check_datasets
 from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
-                         CheckedRawFrameDecode, RepeatAugment)
+                         CheckedRawFrameDecode, PillowResize, RepeatAugment)
 
 __all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
-           'CheckedRawFrameDecode', 'ListFileError', 'RepeatAugment', 'check_datasets',
-           'ClipRandAugment', 'PixelRandomErasing', 'SegmentSample', 'SpanSample']
+           'CheckedRawFrameDecode', 'ListFileError', 'PillowResize', 'RepeatAugment',
+           'check_datasets', 'ClipRandAugment', 'PixelRandomErasing', 'SegmentSample', 'SpanSample']

@@ -27,7 +27,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models.utils.tokens import as_clip, patchify, unpatchify
+from ..models.utils.tokens import as_clip, normalisation_of, patchify, unnormalise, unpatchify
 
 GREY = 0.5  # hidden patches, in [0, 1]
 
@@ -49,15 +49,6 @@ def batch_inputs(model, data_batch) -> torch.Tensor:
     return inputs
 
 
-def _pixel_stats(model, channels: int, device) -> tuple:
-    pre = getattr(model, 'data_preprocessor', None)
-    mean = getattr(pre, 'mean', None)
-    std = getattr(pre, 'std', None)
-    if mean is None or std is None or not getattr(pre, '_enable_normalize', True):
-        return (torch.zeros(channels, device=device), torch.ones(channels, device=device))
-    return mean.flatten()[:channels].to(device).float(), std.flatten()[:channels].to(device).float()
-
-
 @torch.no_grad()
 def views_of(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tensor]:
     """The panels of one picture for normalised ``inputs``, from an AMD / MAE model.
@@ -76,19 +67,21 @@ def views_of(model, inputs: torch.Tensor, masks=None) -> Dict[str, torch.Tensor]
         recon, masks = model.reconstruct(inputs, masks)
     elif masks is None:
         masks = model.mask_generator.peek(inputs.shape[0], grid, inputs.device)
-    patches = patchify(clip, patch, tubelet).float()  # (B, N, P, C) normalised input space
-    mean, std = _pixel_stats(model, patches.shape[-1], inputs.device)
+    mean, std = normalisation_of(getattr(model, 'data_preprocessor', None))
 
-    def to_unit(x: torch.Tensor) -> torch.Tensor:  # normalised clip -> [0, 1]
-        return ((as_clip(x).float() * std.view(1, -1, 1, 1, 1) + mean.view(1, -1, 1, 1, 1))
-                / 255.0).clamp(0, 1)
+    def to_unit(x: torch.Tensor) -> torch.Tensor:  # model inputs -> [0, 1] pixels
+        x = as_clip(x).float()
+        return (unnormalise(x, mean, std) if mean is not None else x / 255.0).clamp(0, 1)
+
+    pixels = to_unit(clip)
+    patches = patchify(pixels, patch, tubelet)  # (B, N, P, C)
 
     def only(ids: torch.Tensor) -> torch.Tensor:
         keep = masks.to_bool(ids)[..., None, None]
-        grey = torch.where(keep, patches, (GREY * 255.0 - mean) / std)
-        return to_unit(unpatchify(grey, grid, patch, tubelet))
+        grey = torch.where(keep, patches, torch.full_like(patches, GREY))
+        return unpatchify(grey, grid, patch, tubelet)
 
-    out = dict(input=to_unit(clip), student=only(masks.ids_student), masks=masks)
+    out = dict(input=pixels, student=only(masks.ids_student), masks=masks)
     if getattr(model, 'teacher', None) is not None:
         out['teacher'] = only(masks.ids_teacher(model.branches[0].teacher_ratio))
     if recon is not None:

@@ -42,9 +42,8 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=0.02),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={
-        'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.),
-        'cls_token': dict(decay_mult=0.)}))
+    # no weight decay on 1-D parameters (biases, norms) and tokens
+    constructor='ShapeDecayOptimWrapperConstructor')
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

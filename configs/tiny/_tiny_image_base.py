@@ -28,10 +28,8 @@ optim_wrapper = dict(
     type='NonFiniteGuardOptimWrapper',
     on_nonfinite='stop',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
-    paramwise_cfg=dict(custom_keys={
-        'ln': dict(decay_mult=0.0), 'norm': dict(decay_mult=0.0), 'bias': dict(decay_mult=0.0),
-        'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.),
-        'cls_token': dict(decay_mult=0.)}))
+    # no weight decay on 1-D parameters (biases, norms) and the tokens
+    constructor='ShapeDecayOptimWrapperConstructor')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=4, convert_to_iter_based=True),

@@ -32,8 +32,8 @@ optim_wrapper = dict(
     on_nonfinite='stop',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     clip_grad=dict(max_norm=1.0),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
-                       custom_keys={'pos_embed': dict(decay_mult=0.), 'mask_token': dict(decay_mult=0.)}))
+    # no weight decay on 1-D parameters (biases, q_bias / v_bias, norms) and mask tokens
+    constructor='ShapeDecayOptimWrapperConstructor')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=4, convert_to_iter_based=True),

@@ -26,7 +26,8 @@ from mmengine.logging import print_log
 
 from ...registry import build_model
 from ..utils.frozen import save_with_state_dict
-from ..utils.tokens import gather_tokens, patchify, pixel_targets, targets_to_patches, unpatchify
+from ..utils.tokens import (gather_tokens, normalisation_of, normalise, patchify, pixel_targets,
+                            targets_to_patches, unnormalise, unpatchify)
 from ..utils.transformer import compile_blocks
 from .branch import DistillBranch, teacher_specs
 from .preprocess import warn_if_unnormalised
@@ -171,7 +172,9 @@ class AsymmetricDistillMixin:
         latent, taps = student.forward_masked(inputs, masks.ids_student, out_layers=self.student_layers)
         losses = {}
         if self.decoder is not None:
-            target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size, self.target_norm)
+            mean, std = self._pixel_normalisation()  # official: targets from [0, 1] pixels
+            target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size,
+                                   self.target_norm, mean=mean, std=std)
             pred = self.decoder(latent, masks.ids_student, masks.ids_masked, grid)
             losses['loss_rec'] = self.loss_rec(pred, gather_tokens(target, masks.ids_masked))
         by_layer = dict(zip(self.student_layers, taps))
@@ -212,10 +215,19 @@ class AsymmetricDistillMixin:
         finally:
             for m, mode in modes:
                 m.training = mode
-        patches = patchify(inputs, patch, tubelet).float()  # (B, N, P, C)
+        # in the targets' units ([0, 1] pixels when the preprocessor normalises), then back
+        mean, std = self._pixel_normalisation()
+        pixels = unnormalise(inputs, mean, std) if mean is not None else inputs.float()
+        patches = patchify(pixels, patch, tubelet)  # (B, N, P, C)
         hidden = gather_tokens(patches.flatten(2), masks.ids_masked).reshape(
             *pred.shape[:2], *patches.shape[2:])
         filled = targets_to_patches(pred, hidden, self.target_norm)
         index = masks.ids_masked[..., None, None].expand(-1, -1, *patches.shape[2:])
         recon = unpatchify(patches.scatter(1, index, filled), grid, patch, tubelet)
+        if mean is not None:
+            recon = normalise(recon, mean, std)
         return (recon if inputs.dim() == 5 else recon.squeeze(2)), masks
+
+    def _pixel_normalisation(self):
+        """``(mean, std)`` of the data preprocessor (pixel units), or ``(None, None)``."""
+        return normalisation_of(getattr(self, 'data_preprocessor', None))

@@ -22,17 +22,23 @@ class MaskedViT(MaskedEncoderMixin, VisionTransformer):
         with_cp (bool): activation checkpointing of the blocks while training.
         gather_embed (bool): embed only the encoded patches (a matmul on the gathered
             pixels) instead of convolving the whole image. False: the reference path.
+        xavier_init (bool): initialise as the official MAE encoder
+            (``models_mae.py`` ``initialize_weights``): every Linear xavier-uniform with
+            zero bias, LayerNorms 1 / 0, the patch projection xavier-uniform as a
+            matrix, the class token N(0, 0.02). False keeps mmpretrain's init.
+            Defaults to False; the paper-scale configs set it.
         **kwargs: ``VisionTransformer`` arguments (``arch``, ``img_size``,
             ``patch_size``, ``drop_path_rate``, ``final_norm``...).
     """
 
     def __init__(self, fixed_pos_embed: bool = True, with_cp: bool = False,
-                 gather_embed: bool = True, **kwargs):
+                 gather_embed: bool = True, xavier_init: bool = False, **kwargs):
         kwargs.setdefault('out_type', 'raw')
         super().__init__(**kwargs)
         self.fixed_pos_embed = fixed_pos_embed
         self.with_cp = with_cp
         self.gather_embed = gather_embed
+        self.xavier_init = xavier_init
         if fixed_pos_embed:
             self.pos_embed.requires_grad_(False)
 
@@ -45,6 +51,13 @@ class MaskedViT(MaskedEncoderMixin, VisionTransformer):
             with torch.no_grad():
                 self.pos_embed.zero_()
                 self.pos_embed[:, self.num_extra_tokens:].copy_(table)
+
+    def _xavier_init_extras(self):
+        weight = self.patch_embed.projection.weight
+        with torch.no_grad():
+            torch.nn.init.xavier_uniform_(weight.view(weight.shape[0], -1))
+        if self.cls_token is not None:
+            torch.nn.init.normal_(self.cls_token, std=0.02)
 
     def _conv_embed(self, inputs):
         return self.patch_embed(inputs)[0]

@@ -33,6 +33,37 @@ class MaskedEncoderMixin:
     #: most tokens are masked. False: the reference path (convolution, then gather).
     gather_embed: bool = True
 
+    #: re-initialise after the toolbox's init (see :meth:`init_weights`): every
+    #: ``nn.Linear`` xavier-uniform with zero bias, every ``LayerNorm`` 1 / 0 (the
+    #: official pre-training init); subclasses add their own official extras.
+    xavier_init: bool = False
+
+    # -- initialisation ------------------------------------------------------
+    def _apply_xavier_init(self) -> None:
+        """Linear layers xavier-uniform (zero bias), LayerNorms 1 / 0, as the official
+        MAE / VideoMAE / AMD encoders' ``_init_weights``; anything else is left as it is."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _xavier_init_extras(self) -> None:
+        """Official init of the non-Linear parts (class token, patch embedding...)."""
+
+    def init_weights(self):
+        """The toolbox's init, then, with ``xavier_init``, the official one (not when
+        the encoder loads pre-trained weights, nor on a second call)."""
+        first = not getattr(self, '_is_init', False)
+        super().init_weights()
+        pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
+        if self.xavier_init and first and not pretrained:
+            self._apply_xavier_init()
+            self._xavier_init_extras()
+
     # -- hooks -------------------------------------------------------------
     def _conv_embed(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, N, C)`` patch tokens of the whole input, no position embedding."""

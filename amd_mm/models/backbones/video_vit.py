@@ -56,17 +56,23 @@ class MaskedVideoViT(MaskedEncoderMixin, VisionTransformer):
         with_cp (bool): activation checkpointing of the blocks while training.
         gather_embed (bool): embed only the encoded tubelets (a matmul on the gathered
             pixels) instead of convolving the whole clip. False: the reference path.
+        xavier_init (bool): initialise as the official AMD student
+            (``modeling_pretrain.py:58-67``): every Linear xavier-uniform with zero
+            bias, LayerNorms 1 / 0, the Conv3d patch embedding with PyTorch's default,
+            ``q_bias`` / ``v_bias`` zero. False keeps mmaction2's init (Linear
+            TruncNormal 0.02). Defaults to False; the paper-scale configs set it.
         **kwargs: ``VisionTransformer`` arguments (``img_size``, ``patch_size``,
             ``embed_dims``, ``depth``, ``num_heads``, ``num_frames``,
             ``tubelet_size``...).
     """
 
     def __init__(self, fused_attention: bool = True, with_cp: bool = False,
-                 gather_embed: bool = True, **kwargs):
+                 gather_embed: bool = True, xavier_init: bool = False, **kwargs):
         kwargs.setdefault('use_mean_pooling', False)
         super().__init__(**kwargs)
         self.with_cp = with_cp
         self.gather_embed = gather_embed
+        self.xavier_init = xavier_init
         if fused_attention:
             for block in self.blocks:
                 block.attn = FusedAttention.from_attention(block.attn)

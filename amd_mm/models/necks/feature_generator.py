@@ -27,18 +27,21 @@ class FeatureGenerator(nn.Module):
         prune_last_block (bool): run the last block's projection and MLP only on the
             teacher-only tokens it predicts (attention still sees every token): same
             predictions, less compute. False runs it on every token (reference path).
+        drop_path_rate (float): stochastic depth of the blocks, rising linearly to this
+            rate (official: the student's ``drop_path``, 0 in the released scripts).
     """
 
     def __init__(self, embed_dims: Optional[int] = None, depth: int = 2,
                  num_heads: Optional[int] = None, mlp_ratio: float = 4.0,
-                 prune_last_block: bool = True):
+                 prune_last_block: bool = True, drop_path_rate: float = 0.0):
         super().__init__()
         self.prune_last_block = prune_last_block
         if embed_dims is None:
             raise ValueError('FeatureGenerator needs embed_dims (the algorithm fills in the teacher width).')
         self.embed_dims = embed_dims
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
-        self.blocks = TransformerStack(embed_dims, depth, num_heads or max(1, embed_dims // 64), mlp_ratio)
+        self.blocks = TransformerStack(embed_dims, depth, num_heads or max(1, embed_dims // 64), mlp_ratio,
+                                       drop_path_rate)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
 
     def forward(self, feats: torch.Tensor, ids_student: torch.Tensor,

@@ -5,7 +5,7 @@ Images are treated as single-frame clips: ``(B, C, H, W)`` is handled as
 """
 import math
 from functools import lru_cache
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -53,29 +53,89 @@ def patchify(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
     return x.reshape(b, num, pixels, c)
 
 
+#: pixel values of the decoded uint8 images and frames the data preprocessors normalise
+PIXEL_MAX = 255.0
+
+
+def normalisation_of(data_preprocessor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """``(mean, std)`` (``(C,)`` tensors, raw pixel units) a data preprocessor
+    normalises its inputs with, or ``(None, None)`` when it does not normalise."""
+    mean = getattr(data_preprocessor, 'mean', None)
+    std = getattr(data_preprocessor, 'std', None)
+    if mean is None or std is None or not getattr(data_preprocessor, '_enable_normalize', True):
+        return None, None
+    return torch.as_tensor(mean).flatten(), torch.as_tensor(std).flatten()
+
+
+def unnormalise(inputs: torch.Tensor, mean, std, pixel_max: float = PIXEL_MAX) -> torch.Tensor:
+    """Normalised ``(B, C, [T,] H, W)`` inputs back to pixels in ``[0, 1]``:
+    ``(x * std + mean) / pixel_max`` with the preprocessor's per-channel ``mean`` /
+    ``std`` (raw pixel units); float32 at least."""
+    shape = (1, -1) + (1,) * (inputs.dim() - 2)
+    dtype = torch.promote_types(inputs.dtype, torch.float32)
+    mean = torch.as_tensor(mean, dtype=dtype, device=inputs.device).reshape(shape)
+    std = torch.as_tensor(std, dtype=dtype, device=inputs.device).reshape(shape)
+    return (inputs.to(dtype) * std + mean) / pixel_max
+
+
+def normalise(pixels: torch.Tensor, mean, std, pixel_max: float = PIXEL_MAX) -> torch.Tensor:
+    """Inverse of :func:`unnormalise`: ``[0, 1]`` pixels to the preprocessor's units."""
+    shape = (1, -1) + (1,) * (pixels.dim() - 2)
+    mean = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).reshape(shape)
+    std = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).reshape(shape)
+    return (pixels * pixel_max - mean) / std
+
+
+def patch_norm_stats(patches: torch.Tensor, norm: str = 'patch', eps: float = 1e-6):
+    """``(centre, scale)`` of the per-patch target normalisation of ``patches``
+    ``(B, N, P, C)``: targets are ``(patches - centre) / scale``, predictions map back
+    with ``pred * scale + centre``. Both broadcast against ``patches``.
+
+    ``'patch'``: mean and unbiased std over all ``P x C`` values of a patch,
+    ``'patch_channel'``: per channel over the ``P`` pixels of a patch; scale =
+    std + ``eps`` (the official AMD / VideoMAE form, ``engine_for_pretraining_amd.py:63-64``).
+    ``'none'``: ``(0, 1)``.
+
+    The statistics are taken of the differences to the patch's first value, which are
+    exact for close values: a flat patch gets exactly its value as centre and ``eps``
+    as scale (target 0), not a rounding residue divided by ``eps``.
+    """
+    if norm in ('patch', 'patch_channel'):
+        dims = (2, 3) if norm == 'patch' else (2,)
+        shift = patches[:, :, :1, :1] if norm == 'patch' else patches[:, :, :1]
+        diff = patches - shift
+        centre = shift + diff.mean(dim=dims, keepdim=True)
+        scale = diff.var(dim=dims, keepdim=True, unbiased=True).sqrt() + eps
+        return centre, scale
+    if norm == 'none':
+        return torch.zeros((), dtype=patches.dtype, device=patches.device), \
+            torch.ones((), dtype=patches.dtype, device=patches.device)
+    raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
+
+
 @torch.no_grad()
 def pixel_targets(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
-                  norm: str = 'patch', eps: float = 1e-6) -> torch.Tensor:
+                  norm: str = 'patch', eps: float = 1e-6, mean=None, std=None) -> torch.Tensor:
     """Reconstruction targets ``(B, N, P * C)``, computed once per batch.
 
+    The official way (``engine_for_pretraining_amd.py:57-68``): the normalised inputs
+    are first mapped back to pixels in ``[0, 1]`` with the data preprocessor's ``mean``
+    / ``std`` (see :func:`unnormalise`; both None: the inputs are used as they are),
+    then each patch is normalised in those units (see :func:`patch_norm_stats`), so
+    ``eps`` is ``1e-6`` of the pixel range whatever the preprocessor's normalisation.
+
     Args:
-        norm: ``'patch'`` normalises each patch over all its pixels and channels
-            (MAE), ``'patch_channel'`` each channel of each patch separately
-            (VideoMAE / AMD video, unbiased std), ``'none'`` keeps the pixels.
+        norm: ``'patch'`` normalises each patch over all its pixels and channels,
+            ``'patch_channel'`` each channel of each patch separately (VideoMAE / AMD
+            video), ``'none'`` keeps the ``[0, 1]`` pixels.
     """
-    p = patchify(inputs, patch_size, tubelet_size).float()
+    x = as_clip(inputs).float()
+    if mean is not None and std is not None:
+        x = unnormalise(x, mean, std)
+    p = patchify(x, patch_size, tubelet_size)
+    centre, scale = patch_norm_stats(p, norm, eps)
     b, n = p.shape[:2]
-    if norm == 'patch':
-        p = p.flatten(2)
-        mean, var = p.mean(dim=-1, keepdim=True), p.var(dim=-1, keepdim=True, unbiased=False)
-        return (p - mean) / (var + eps).sqrt()
-    if norm == 'patch_channel':
-        mean = p.mean(dim=2, keepdim=True)
-        std = p.var(dim=2, keepdim=True, unbiased=True).sqrt()
-        return ((p - mean) / (std + eps)).reshape(b, n, -1)
-    if norm == 'none':
-        return p.reshape(b, n, -1)
-    raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
+    return ((p - centre) / scale).reshape(b, n, -1)
 
 
 
@@ -95,52 +155,16 @@ def targets_to_patches(pred: torch.Tensor, patches: torch.Tensor, norm: str = 'p
 
     Args:
         pred: ``(B, K, P * C)`` values in the target space of ``norm``.
-        patches: ``(B, K, P, C)`` the true patches at the same tokens (their mean and
-            std undo the per-patch normalisation, as MAE's visualisations do).
+        patches: ``(B, K, P, C)`` the true patches at the same tokens, in the units the
+            targets were made in (``[0, 1]`` pixels, see :func:`pixel_targets`); their
+            statistics undo the per-patch normalisation, as MAE's visualisations do.
         norm: the ``norm`` the targets were made with.
 
     Returns:
-        ``(B, K, P, C)`` patches in the input space.
+        ``(B, K, P, C)`` patches in the units of ``patches``.
     """
-    b, k, p, c = patches.shape
-    pred = pred.float().reshape(b, k, p, c)
-    t = patches.float()
-    if norm == 'patch':
-        flat = t.flatten(2)
-        mean = flat.mean(dim=-1, keepdim=True).unsqueeze(-1)
-        std = (flat.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt().unsqueeze(-1)
-        return pred * std + mean
-    if norm == 'patch_channel':
-        mean = t.mean(dim=2, keepdim=True)
-        std = t.var(dim=2, keepdim=True, unbiased=True).sqrt()
-        return pred * (std + eps) + mean
-    if norm == 'none':
-        return pred
-    raise ValueError(f"target norm {norm!r} must be one of 'patch', 'patch_channel', 'none'")
-
-@lru_cache(maxsize=32)
-def _sincos_table(grid: Tuple[int, int, int], dim: int) -> torch.Tensor:
-    t, h, w = grid
-    if t == 1:
-        # 2D sin-cos (MAE): half the channels encode rows, half columns
-        if dim % 4:
-            raise ValueError(f'2D sin-cos position embedding needs a width divisible by 4, got {dim}')
-        quarter = dim // 4
-        omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
-                                torch.arange(w, dtype=torch.float64), indexing='ij')
-        out_w = xs.reshape(-1, 1) * omega
-        out_h = ys.reshape(-1, 1) * omega
-        table = torch.cat([out_w.sin(), out_w.cos(), out_h.sin(), out_h.cos()], dim=1)
-    else:
-        # 1D sin-cos over the flattened (t, h, w) index (VideoMAE)
-        pos = torch.arange(t * h * w, dtype=torch.float64).unsqueeze(1)
-        i = torch.arange(dim, dtype=torch.float64)
-        angle = pos / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode='floor') / dim)
-        table = torch.empty_like(angle)
-        table[:, 0::2] = angle[:, 0::2].sin()
-        table[:, 1::2] = angle[:, 1::2].cos()
-    return table.float().unsqueeze(0)
+    centre, scale = patch_norm_stats(patches.float(), norm, eps)
+    return pred.float().reshape(patches.shape) * scale + centre
 
 
 def sincos_pos_embed(grid: Tuple[int, int, int], dim: int, device=None, dtype=None) -> torch.Tensor:

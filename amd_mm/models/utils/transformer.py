@@ -8,13 +8,21 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn.bricks import DropPath
 
 
 class TransformerBlock(nn.Module):
-    """``x + Attn(LN(x))`` then ``x + MLP(LN(x))``; attention via ``F.scaled_dot_product_attention``."""
+    """``x + Attn(LN(x))`` then ``x + MLP(LN(x))``; attention via ``F.scaled_dot_product_attention``.
+
+    ``drop_path`` (stochastic depth, per sample, training only) drops both residual
+    branches, as the official blocks (0 in the released AMD scripts). With
+    ``qkv_bias`` the key bias is a parameter too; it never changes the output (a
+    constant added to every key of a query cancels in the softmax) and gets zero
+    gradient, so the block equals the official one with ``q_bias`` / ``v_bias`` only.
+    """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 norm_eps: float = 1e-6):
+                 norm_eps: float = 1e-6, drop_path: float = 0.0):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'width {dim} is not divisible by num_heads={num_heads}')
@@ -25,6 +33,7 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, num_out: Optional[int] = None) -> torch.Tensor:
         """``x (B, N, C)`` -> ``(B, N, C)``, or only the last ``num_out`` tokens
@@ -45,15 +54,18 @@ class TransformerBlock(nn.Module):
             k, v = kv.reshape(b, n, 2, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
             x, n = x[:, n - num_out:], num_out
         attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
-        x = x + self.proj(attn.reshape(b, n, c))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop_path(self.proj(attn.reshape(b, n, c)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class TransformerStack(nn.Sequential):
-    """``depth`` blocks of :class:`TransformerBlock`, xavier-initialised as MAE."""
+    """``depth`` blocks of :class:`TransformerBlock`, xavier-initialised as MAE; drop-path
+    rates rise linearly from 0 to ``drop_path_rate`` over the blocks (the official rule)."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0):
-        super().__init__(*[TransformerBlock(dim, num_heads, mlp_ratio) for _ in range(depth)])
+    def __init__(self, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
+                 drop_path_rate: float = 0.0):
+        rates = torch.linspace(0, drop_path_rate, depth).tolist() if depth else []
+        super().__init__(*[TransformerBlock(dim, num_heads, mlp_ratio, drop_path=rate) for rate in rates])
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)

@@ -10,7 +10,9 @@ model = dict(
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True),
-    backbone=dict(type='MaskedViT', arch={{_base_.vit_small}}, img_size=224, patch_size=16),
+    # MAE's encoder init (xavier Linear layers and patch projection, class token N(0, 0.02))
+    backbone=dict(type='MaskedViT', arch={{_base_.vit_small}}, img_size=224, patch_size=16,
+                  xavier_init=True),
     teacher=dict(
         type='FrozenTeacher',
         backbone=dict(type='MaskedViT', arch={{_base_.vit_base}}, img_size=224, patch_size=16),
