@@ -254,19 +254,19 @@ def test_paper_pipeline_still_names_an_unreadable_file(tmp_path):
 
 
 def test_ssv2_span_sampling_gives_the_official_indices():
-    from amd_mm.datasets import SpanSampleFrames
-    sampler = SpanSampleFrames(clip_len=16, frame_interval=2)
+    from amd_mm.datasets import SpanSample  # the K400 fine-tuning sampler, 16 x 2
+    sampler = SpanSample(clip_len=16, frame_interval=2)
     # short videos: N // 2 points spread over the whole video (floor of linspace(0, N, N // 2)),
     # then the last frame; worked by hand from dataset/datasets.py:1030-1037
-    assert sampler.frame_indices(20).tolist() == [0, 2, 4, 6, 8, 11, 13, 15, 17, 19] + [19] * 6
-    assert sampler.frame_indices(5).tolist() == [0] + [4] * 15
-    assert sampler.frame_indices(32).tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31]
+    assert sampler.indices(20).tolist() == [0, 2, 4, 6, 8, 11, 13, 15, 17, 19] + [19] * 6
+    assert sampler.indices(5).tolist() == [0] + [4] * 15
+    assert sampler.indices(32).tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31]
     # long videos: floor(linspace(s, s + 32, 16)), last clipped to s + 31, s uniform in [0, N - 33]
     pattern = np.array([0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31])
     np.random.seed(0)
     starts = set()
     for _ in range(400):
-        inds = sampler.frame_indices(40)
+        inds = sampler.indices(40)
         assert (inds - inds[0]).tolist() == pattern.tolist()
         starts.add(int(inds[0]))
     assert starts == set(range(0, 8))  # end in [32, 39]

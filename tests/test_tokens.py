@@ -129,11 +129,10 @@ def test_model_targets_use_the_preprocessor_normalisation(monkeypatch):
     assert torch.allclose(seen[0]['mean'], torch.tensor(MEAN)) and torch.allclose(seen[0]['std'], torch.tensor(STD))
 
 
-def test_visualisation_inverts_the_targets():
-    from amd_mm.engine.visualization import denormalise_prediction
-    from amd_mm.models.utils.tokens import patchify
+def test_targets_to_patches_inverts_the_targets():
+    from amd_mm.models.utils.tokens import patchify, targets_to_patches
     pixels = torch.rand(2, 3, 4, 16, 16)
     for norm in ('patch', 'patch_channel', 'none'):
         target = pixel_targets(pixels, 8, 2, norm=norm)
-        back = denormalise_prediction(target, patchify(pixels, 8, 2), norm)
+        back = targets_to_patches(target, patchify(pixels, 8, 2), norm)
         torch.testing.assert_close(back, patchify(pixels, 8, 2), rtol=1e-5, atol=1e-5)

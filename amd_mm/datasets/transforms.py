@@ -10,8 +10,6 @@
 * :class:`RepeatAugment`: decode once, augment ``num_repeats`` times (the
   official ``num_sample`` repeated augmentation); the views come out as extra
   clips, ``(num_repeats, C, T, H, W)`` after ``FormatShape('NCTHW')``.
-* :class:`SpanSampleFrames`: the official SSv2 pre-training frame sampler (frames
-  spread evenly over a random window).
 * :class:`PillowResize`: mmaction2's ``Resize`` computed by Pillow, as the official
   multi-scale crop resizes (antialiased when shrinking).
 """
@@ -294,56 +292,6 @@ class RepeatAugment(BaseTransform):
 
     def __repr__(self):
         return f'{type(self).__name__}(num_repeats={self.num_repeats}, transforms={self.transforms})'
-
-
-@TRANSFORMS.register_module()
-class SpanSampleFrames(BaseTransform):
-    """``clip_len`` frames spread evenly over a random window of ``clip_len x
-    frame_interval`` frames: the official AMD / VideoMAE SSv2 pre-training sampler
-    (``dataset/datasets.py:1025-1044`` at 8d2ec6f, one segment).
-
-    With ``span = clip_len x frame_interval`` and ``N`` frames in the video:
-
-    * ``N > span``: ``end`` uniform in ``[span, N - 1]``, indices
-      ``floor(linspace(end - span, end, clip_len))``, the last clipped to ``end - 1``
-      (steps of ``span / (clip_len - 1)`` frames: 2 or 3 for 16 x 2);
-    * ``N <= span``: ``N // frame_interval`` indices ``floor(linspace(0, N,
-      N // frame_interval))`` over the whole video, then the last frame repeated up
-      to ``clip_len``, all clipped to ``N - 1``.
-
-    Output keys as mmaction2's ``SampleFrames`` (``frame_inds``, ``clip_len``,
-    ``frame_interval``, ``num_clips=1``), for ``DecordDecode`` / ``RawFrameDecode``.
-    Random numbers come from numpy's global generator, as ``SampleFrames``.
-    """
-
-    def __init__(self, clip_len: int, frame_interval: int = 1):
-        if clip_len < 1 or frame_interval < 1:
-            raise ValueError(f'SpanSampleFrames: clip_len={clip_len} and frame_interval='
-                             f'{frame_interval} must be >= 1')
-        self.clip_len = int(clip_len)
-        self.frame_interval = int(frame_interval)
-
-    def frame_indices(self, num_frames: int) -> np.ndarray:
-        span = self.clip_len * self.frame_interval
-        if num_frames > span:
-            end = np.random.randint(span, num_frames)
-            inds = np.clip(np.linspace(end - span, end, num=self.clip_len), end - span, end - 1)
-        else:
-            spread = np.linspace(0, num_frames, num=num_frames // self.frame_interval)
-            pad = np.full(self.clip_len - len(spread), float(num_frames))
-            inds = np.clip(np.concatenate([spread, pad]), 0, num_frames - 1)
-        return inds.astype(np.int64)
-
-    def transform(self, results: Dict) -> Dict:
-        inds = self.frame_indices(int(results['total_frames']))
-        results['frame_inds'] = (inds + results.get('start_index', 0)).astype(np.int32)
-        results['clip_len'] = self.clip_len
-        results['frame_interval'] = self.frame_interval
-        results['num_clips'] = 1
-        return results
-
-    def __repr__(self):
-        return f'{type(self).__name__}(clip_len={self.clip_len}, frame_interval={self.frame_interval})'
 
 
 @TRANSFORMS.register_module()

@@ -167,6 +167,31 @@ def targets_to_patches(pred: torch.Tensor, patches: torch.Tensor, norm: str = 'p
     return pred.float().reshape(patches.shape) * scale + centre
 
 
+@lru_cache(maxsize=32)
+def _sincos_table(grid: Tuple[int, int, int], dim: int) -> torch.Tensor:
+    t, h, w = grid
+    if t == 1:
+        # 2D sin-cos (MAE): half the channels encode rows, half columns
+        if dim % 4:
+            raise ValueError(f'2D sin-cos position embedding needs a width divisible by 4, got {dim}')
+        quarter = dim // 4
+        omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                                torch.arange(w, dtype=torch.float64), indexing='ij')
+        out_w = xs.reshape(-1, 1) * omega
+        out_h = ys.reshape(-1, 1) * omega
+        table = torch.cat([out_w.sin(), out_w.cos(), out_h.sin(), out_h.cos()], dim=1)
+    else:
+        # 1D sin-cos over the flattened (t, h, w) index (VideoMAE)
+        pos = torch.arange(t * h * w, dtype=torch.float64).unsqueeze(1)
+        i = torch.arange(dim, dtype=torch.float64)
+        angle = pos / torch.pow(10000.0, 2 * torch.div(i, 2, rounding_mode='floor') / dim)
+        table = torch.empty_like(angle)
+        table[:, 0::2] = angle[:, 0::2].sin()
+        table[:, 1::2] = angle[:, 1::2].cos()
+    return table.float().unsqueeze(0)
+
+
 def sincos_pos_embed(grid: Tuple[int, int, int], dim: int, device=None, dtype=None) -> torch.Tensor:
     """Fixed ``(1, N, dim)`` position table for a token grid (cached per shape)."""
     return _sincos_table(tuple(int(g) for g in grid), int(dim)).to(device=device, dtype=dtype)

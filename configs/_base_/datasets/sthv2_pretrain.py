@@ -10,7 +10,7 @@ ann_file = 'data/sthv2/sthv2_train_list_videos.txt'
 clip_len, frame_interval = 16, 2
 train_pipeline = [
     dict(type='CheckedDecordInit', on_bad='error'),
-    dict(type='SpanSampleFrames', clip_len=clip_len, frame_interval=frame_interval),
+    dict(type='SpanSample', clip_len=clip_len, frame_interval=frame_interval),
     dict(type='DecordDecode'),
     dict(type='RepeatAugment', num_repeats=4, transforms=[
         dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.875, 0.75, 0.66),
