@@ -6,10 +6,12 @@ from mmengine.registry import HOOKS
 
 def teacher_sources(model) -> dict:
     """``{config key of the teacher checkpoint: dict(file=..., sha256=...) or None}`` for
-    every teacher of a distillation model (None: random weights); ``{}`` without teachers."""
+    every teacher of a distillation model that records where its weights come from
+    (``FrozenTeacher.source``; None: random weights); ``{}`` without such teachers."""
     model = model.module if is_model_wrapper(model) else model
-    return {f'{branch.key}teacher.checkpoint': getattr(branch.teacher, 'source', None)
-            for branch in getattr(model, 'branches', None) or ()}
+    return {f'{branch.key}teacher.checkpoint': branch.teacher.source
+            for branch in getattr(model, 'branches', None) or ()
+            if hasattr(branch.teacher, 'source')}
 
 
 @HOOKS.register_module()
