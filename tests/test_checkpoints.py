@@ -51,7 +51,8 @@ def _sha256(path):
 
 
 def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'amd_mm_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(f'amd_mm_tool_{name}',
+                                                  osp.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -103,7 +104,8 @@ def test_mmengine_checkpoint_hook_can_leave_nothing_to_resume(demo_root, tmp_pat
     problems = []
     _watch_file_operations(monkeypatch, work_dir, problems)
     runner.train()
-    assert any(re.search(r"names '.*epoch_1.pth', which does not exist", p) for p in problems), problems
+    gone = [p for p in problems if re.search(r"names '.*epoch_1.pth', which does not exist", p)]
+    assert gone, problems
 
 
 class DiskFullOnSave(Hook):
@@ -152,7 +154,8 @@ def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root,
     # a kill mid-write leaves a partial temporary file: removed when training resumes
     open(osp.join(work_dir, 'epoch_3.pth.tmp'), 'wb').write(b'partial')
     tiny_runner(work_dir, demo_root, resume='auto', **{'train_cfg.max_epochs': 3}).train()
-    assert sorted(f for f in os.listdir(work_dir) if f.endswith(('.pth', '.tmp'))) == ['epoch_3.pth']
+    left = sorted(f for f in os.listdir(work_dir) if f.endswith(('.pth', '.tmp')))
+    assert left == ['epoch_3.pth']
     assert load_checkpoint_file(resolve_checkpoint(work_dir))['meta']['iter'] == 6
 
 
@@ -219,20 +222,23 @@ def test_teacher_work_dir_copied_or_moved_loads_its_own_file(teacher_ckpts, tmp_
     original = tmp_path / 'teacher'
     original.mkdir()
     shutil.copy(teacher_ckpts['image'], original / 'epoch_1.pth')
-    (original / 'last_checkpoint').write_text(str(original / 'epoch_1.pth'))  # as MMEngine: absolute
+    # as MMEngine writes it: an absolute path
+    (original / 'last_checkpoint').write_text(str(original / 'epoch_1.pth'))
     copy = tmp_path / 'copy'
     shutil.copytree(original, copy)
     _other_teacher(teacher_ckpts['image'], copy / 'epoch_1.pth')  # the copy trained on
 
     teacher = build_image_amd(teacher_ckpt=str(copy)).teacher
-    assert teacher.source == dict(file=str(copy / 'epoch_1.pth'), sha256=_sha256(copy / 'epoch_1.pth'))
+    own = copy / 'epoch_1.pth'
+    assert teacher.source == dict(file=str(own), sha256=_sha256(own))
     want = torch.load(copy / 'epoch_1.pth', weights_only=True)['state_dict']['backbone.cls_token']
     assert torch.equal(teacher.backbone.cls_token, want)
 
     moved = tmp_path / 'moved'
     shutil.move(str(original), str(moved))
     teacher = build_image_amd(teacher_ckpt=str(moved)).teacher
-    assert teacher.source == dict(file=str(moved / 'epoch_1.pth'), sha256=_sha256(teacher_ckpts['image']))
+    assert teacher.source == dict(file=str(moved / 'epoch_1.pth'),
+                                  sha256=_sha256(teacher_ckpts['image']))
 
 
 def test_resume_with_another_teacher_is_refused_unless_allowed(demo_root, teacher_ckpts, tmp_path):
@@ -252,11 +258,13 @@ def test_resume_with_another_teacher_is_refused_unless_allowed(demo_root, teache
     other = _other_teacher(first, tmp_path / 'other.pth')
     options = {'model.teacher.checkpoint': other, 'train_cfg.max_epochs': 2}
     runner = tiny_runner(work_dir, demo_root, AMD, resume='auto', **options)
-    with pytest.raises(ValueError, match=rf'distilled from model.teacher.checkpoint = {re.escape(first)} '
-                                         rf'\(sha256 \w{{12}}\), but model.teacher.checkpoint now '
-                                         rf'loads {re.escape(other)} .*allow_teacher_change=True'):
+    with pytest.raises(ValueError, match=rf'distilled from model.teacher.checkpoint = '
+                                         rf'{re.escape(first)} \(sha256 \w{{12}}\), but '
+                                         rf'model.teacher.checkpoint now loads {re.escape(other)} '
+                                         r'.*allow_teacher_change=True'):
         runner.train()
-    tiny_runner(work_dir, demo_root, AMD, resume='auto', allow_teacher_change=True, **options).train()
+    tiny_runner(work_dir, demo_root, AMD, resume='auto', allow_teacher_change=True,
+                **options).train()
     meta = torch.load(osp.join(work_dir, 'epoch_2.pth'), weights_only=False)['meta']
     assert meta['teachers']['model.teacher.checkpoint']['file'] == other
 
@@ -265,8 +273,8 @@ def test_training_with_a_random_teacher_needs_allow_random_teacher(demo_root, tm
     from amd_mm.engine import TeacherPinHook
     options = {'model.teacher.checkpoint': None, 'train_cfg.max_epochs': 1}
     runner = tiny_runner(tmp_path / 'a', demo_root, AMD, **options)
-    with pytest.raises(ValueError, match=r'model.teacher.checkpoint is None: the teacher has random '
-                                         r'weights.*allow_random_teacher=True'):
+    with pytest.raises(ValueError, match=r'model.teacher.checkpoint is None: the teacher has '
+                                         r'random weights.*allow_random_teacher=True'):
         runner.train()
     assert not osp.exists(tmp_path / 'a' / 'epoch_1.pth')
     runner = tiny_runner(tmp_path / 'b', demo_root, AMD, allow_random_teacher=True, **options)
@@ -286,7 +294,8 @@ class _RunsCode:
 
 def _corrupt(kind, path, good):
     data = open(good, 'rb').read()
-    path.write_bytes({'empty': b'', 'random': os.urandom(4096), 'truncated': data[:len(data) // 2]}[kind])
+    kinds = {'empty': b'', 'random': os.urandom(4096), 'truncated': data[:len(data) // 2]}
+    path.write_bytes(kinds[kind])
     return str(path)
 
 
@@ -321,7 +330,8 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
     ckpt['extra'] = _RunsCode(marker)
     path = str(tmp_path / 'evil.pth')
     torch.save(ckpt, path)
-    refused = rf"'{re.escape(path)}' needs os.makedirs to be unpickled, which could run arbitrary code.*trust_checkpoints=True"
+    refused = (rf"'{re.escape(path)}' needs os.makedirs to be unpickled, which could run "
+               r'arbitrary code.*trust_checkpoints=True')
     with pytest.raises(ValueError, match='teacher.checkpoint: ' + refused):
         build_image_amd(teacher_ckpt=path)
     with pytest.raises(ValueError, match='checkpoint: ' + refused):
@@ -366,8 +376,8 @@ def test_a_second_run_on_a_locked_work_dir_is_refused_and_stale_locks_are_taken_
     holder.start()
     try:
         assert ready.wait(60)
-        with pytest.raises(ValueError, match=rf"work_dir '{re.escape(work_dir)}' is in use by another "
-                                             rf'training run \(pid {holder.pid} on host '
+        with pytest.raises(ValueError, match=rf"work_dir '{re.escape(work_dir)}' is in use by "
+                                             rf'another training run \(pid {holder.pid} on host '
                                              rf'{re.escape(socket.gethostname())}, started '):
             load_tool('train').main([osp.join(ROOT, MAE), '--work-dir', work_dir])
         assert os.listdir(work_dir) == ['.train.lock']  # nothing of the running run overwritten

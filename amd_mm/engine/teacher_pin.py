@@ -70,8 +70,8 @@ class TeacherPinHook(Hook):
             before = self._loaded.get(key)
             if (before or {}).get('sha256') == (now or {}).get('sha256'):
                 continue
-            was = f"{before['file']} (sha256 {before['sha256'][:12]})" if before else 'random weights'
-            is_ = f"{now['file']} (sha256 {now['sha256'][:12]})" if now else 'random weights'
+            was, is_ = (f"{d['file']} (sha256 {d['sha256'][:12]})" if d else 'random weights'
+                        for d in (before, now))
             if not runner.cfg.get('allow_teacher_change', False):
                 raise ValueError(
                     f'resume: the checkpoint was distilled from {key} = {was}, but {key} now '
