@@ -5,7 +5,6 @@ calls; no subprocess runs.
 """
 import errno
 import hashlib
-import importlib.util
 import itertools
 import multiprocessing
 import os
@@ -23,7 +22,7 @@ from mmengine.hooks import Hook
 
 from amd_mm.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
 from amd_mm.utils.workdir import WorkDirLock, settle_resume, work_dir_lock
-from conftest import ROOT, build_image_amd, save_backbone
+from conftest import ROOT, build_image_amd, isolated_mmengine, run_tool_in_process, save_backbone
 
 MAE = 'configs/tiny/mae_teacher_image_tiny.py'
 AMD = 'configs/tiny/amd_image_tiny.py'
@@ -46,16 +45,14 @@ def tiny_runner(work_dir, demo_root, config=MAE, resume=None, **options):
     return Runner.from_cfg(cfg)
 
 
+@pytest.fixture(autouse=True)
+def _isolated():
+    with isolated_mmengine():  # the runners' loggers, hubs and visualizers go afterwards
+        yield
+
+
 def _sha256(path):
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'amd_mm_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- 1. durable checkpoints ---------------------------------------------------------------
@@ -299,16 +296,14 @@ def _corrupt(kind, path, good):
     return str(path)
 
 
-def _convert_tool_error(capsys, src, dst, *flags):
-    tool = load_tool('convert_checkpoint')
-    with pytest.raises(SystemExit) as exit_:
-        tool.run_main(tool.main, [src, dst, *flags])
-    assert exit_.value.code == 2
-    return capsys.readouterr().err
+def _convert_tool_error(src, dst):
+    result = run_tool_in_process('tools/convert_checkpoint.py', src, dst, check=False)
+    assert result.returncode == 2
+    return result.stderr
 
 
 @pytest.mark.parametrize('kind', ['empty', 'random', 'truncated'])
-def test_corrupt_checkpoint_is_one_sentence_naming_the_file(kind, teacher_ckpts, tmp_path, capsys):
+def test_corrupt_checkpoint_is_one_sentence_naming_the_file(kind, teacher_ckpts, tmp_path):
     from mmengine.runner.checkpoint import _load_checkpoint
     bad = _corrupt(kind, tmp_path / f'{kind}.pth', teacher_ckpts['image'])
     reason = 'is empty' if kind == 'empty' else 'is not a readable checkpoint'
@@ -317,12 +312,12 @@ def test_corrupt_checkpoint_is_one_sentence_naming_the_file(kind, teacher_ckpts,
     # MMEngine's loader: --resume, load_from, init_cfg=dict(type='Pretrained')
     with pytest.raises(ValueError, match=rf"checkpoint: '{re.escape(bad)}' {reason}"):
         _load_checkpoint(bad, map_location='cpu')
-    err = _convert_tool_error(capsys, bad, str(tmp_path / 'out.pth'))
+    err = _convert_tool_error(bad, str(tmp_path / 'out.pth'))
     assert re.search(rf"^ValueError: src: '{re.escape(bad)}' {reason}", err, re.M), err
     assert 'Traceback' not in err
 
 
-def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_path, capsys):
+def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_path):
     from mmengine.runner.checkpoint import _load_checkpoint
     from amd_mm.utils.checkpoint import trusting_checkpoints
     marker = tmp_path / 'code_ran'
@@ -336,7 +331,7 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
         build_image_amd(teacher_ckpt=path)
     with pytest.raises(ValueError, match='checkpoint: ' + refused):
         _load_checkpoint(path, map_location='cpu')
-    err = _convert_tool_error(capsys, path, str(tmp_path / 'out.pth'))
+    err = _convert_tool_error(path, str(tmp_path / 'out.pth'))
     assert 'ValueError: src: ' in err and '--trust-checkpoints' in err
     assert not marker.exists()
 
@@ -344,7 +339,8 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
         build_image_amd(teacher_ckpt=path)
     assert marker.exists()
     os.rmdir(marker)
-    load_tool('convert_checkpoint').main([path, str(tmp_path / 'out.pth'), '--trust-checkpoints'])
+    run_tool_in_process('tools/convert_checkpoint.py', path, tmp_path / 'out.pth',
+                        '--trust-checkpoints')
     assert marker.exists() and osp.isfile(tmp_path / 'out.pth')
 
 
@@ -376,10 +372,13 @@ def test_a_second_run_on_a_locked_work_dir_is_refused_and_stale_locks_are_taken_
     holder.start()
     try:
         assert ready.wait(60)
-        with pytest.raises(ValueError, match=rf"work_dir '{re.escape(work_dir)}' is in use by "
-                                             rf'another training run \(pid {holder.pid} on host '
-                                             rf'{re.escape(socket.gethostname())}, started '):
-            load_tool('train').main([osp.join(ROOT, MAE), '--work-dir', work_dir])
+        result = run_tool_in_process('tools/train.py', osp.join(ROOT, MAE), '--work-dir', work_dir,
+                                     check=False)
+        assert result.returncode == 2
+        assert re.search(rf"^ValueError: work_dir '{re.escape(work_dir)}' is in use by another "
+                         rf'training run \(pid {holder.pid} on host '
+                         rf'{re.escape(socket.gethostname())}, started ', result.stderr, re.M), \
+            result.stderr
         assert os.listdir(work_dir) == ['.train.lock']  # nothing of the running run overwritten
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # dies without releasing
