@@ -13,17 +13,18 @@ Fixes:
   ``sys.modules`` *before* ``mmaction.models`` is first imported (a failed first
   import leaves half-registered modules behind). Only the DRN grounding
   localizer is lost; building it raises a clear error.
-* **torch >= 2.6 loads with ``weights_only=True``** by default, which cannot
-  read the checkpoints MMEngine 0.10.7 writes (``HistoryBuffer``, numpy
-  objects in ``message_hub``), so ``--resume`` and ``load_from`` fail. MMEngine's
-  loader for local files is re-registered so that it passes
-  ``weights_only=False`` *only when the caller gave no value*. This is the
-  loader behind ``--resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``:
-  load only checkpoints you trust (pickle can run code).
-* **MMEngine writes checkpoints in place**: a crash or a full disk while saving
-  leaves a truncated ``epoch_N.pth`` that ``last_checkpoint`` may already name.
-  Local checkpoints are written to ``<file>.tmp`` and renamed (atomic on POSIX),
-  so a checkpoint on disk is always complete.
+* **MMEngine 0.10.7 cannot read its own checkpoints under torch >= 2.6**: its local
+  loader calls ``torch.load`` without ``weights_only``, torch >= 2.6 defaults to
+  ``weights_only=True``, and MMEngine's training checkpoints hold objects that this
+  refuses (``HistoryBuffer`` in the message hub, numpy arrays, dtypes and scalars), so
+  ``--resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')`` fail. MMEngine's
+  loader for local files (``CheckpointLoader``'s ``''`` scheme) is re-registered to call
+  :func:`amd_mm.utils.checkpoint.load_checkpoint_file`: still ``weights_only=True``,
+  with exactly those globals allow-listed (a ``getattr`` restricted to
+  ``HistoryBuffer``'s statistics methods included); a file needing anything else is
+  refused with one sentence unless the user trusts it (config key
+  ``trust_checkpoints=True``). Corrupt, truncated and empty files become one sentence
+  naming the file. Remote schemes (``http://``, ``s3://`` ...) keep MMEngine's loaders.
 * **MMEngine 0.10.7 cannot launch distributed runs on CPU**: its PyTorch
   launcher calls ``torch.cuda.set_device`` unconditionally and its runner passes
   ``device_ids=[LOCAL_RANK]`` to DDP, both of which fail without a GPU. This fix is
@@ -100,18 +101,16 @@ def fix_mmaction_drn():
 
 @_once
 def fix_mmengine_torch_load():
-    """Let MMEngine read its own checkpoints under torch >= 2.6."""
-    import torch
+    """Let MMEngine read its own checkpoints under torch >= 2.6, weights-only."""
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    from .utils.checkpoint import load_checkpoint_file
 
     original = CheckpointLoader._schemes.get('')
 
     def load_from_local(filename, map_location=None):
         import os.path as osp
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        return load_checkpoint_file(osp.expanduser(filename), map_location=map_location)
 
     load_from_local.__wrapped__ = original
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
@@ -129,33 +128,6 @@ def fix_numpy2_aliases():
         np.Inf = np.inf
     if not hasattr(np, 'NAN'):  # mmaction2's AVA evaluation (ava_evaluation/metrics.py)
         np.NAN = np.nan
-
-
-@_once
-def fix_mmengine_atomic_save():
-    """Write local MMEngine checkpoints to a temporary file, then rename."""
-    import os
-
-    import mmengine.runner.checkpoint as ckpt_mod
-    import mmengine.runner.runner as runner_mod
-
-    original = ckpt_mod.save_checkpoint
-
-    def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
-        name = str(filename)
-        if '://' in name or name.startswith(('s3:', 'petrel:')):
-            return original(checkpoint, filename, file_client_args, backend_args)
-        tmp = name + '.tmp'
-        try:
-            original(checkpoint, tmp, file_client_args, backend_args)
-            os.replace(tmp, name)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-
-    save_checkpoint.__wrapped__ = original
-    ckpt_mod.save_checkpoint = save_checkpoint
-    runner_mod.save_checkpoint = save_checkpoint
 
 
 @_once
@@ -228,5 +200,4 @@ def apply():
     fix_mmaction_drn()
     fix_numpy2_aliases()
     fix_mmengine_torch_load()
-    fix_mmengine_atomic_save()
     fix_mmengine_collate_scope()

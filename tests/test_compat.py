@@ -41,40 +41,29 @@ def test_numpy2_aliases():
     assert np.isnan(np.NAN)
 
 
-def test_mmengine_checkpoint_with_history_buffer_loads(tmp_path):
+def test_mmengine_checkpoint_with_history_buffer_loads_weights_only(tmp_path, monkeypatch):
+    """The defect: torch >= 2.6 loads weights-only, MMEngine's checkpoints hold a
+    HistoryBuffer and numpy objects. The fix reads them, still weights-only."""
+    import pytest
     from mmengine.logging import HistoryBuffer
-    from mmengine.runner.checkpoint import _load_checkpoint
+    from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
     path = tmp_path / 'ckpt.pth'
-    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': {'h': HistoryBuffer()},
-                'meta': {'dtype': np.dtype('float32'), 'arr': np.arange(3)}}, path)
+    hub = HistoryBuffer()
+    hub.update(1.5)
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': {'h': hub},
+                'meta': {'dtype': np.dtype('float32'), 'arr': np.arange(3),
+                         'best': np.float64(0.5)}}, path)
+    with pytest.raises(Exception, match='HistoryBuffer'):
+        torch.load(path, weights_only=True)  # without the fix
+    calls = []
+    load = torch.load
+    monkeypatch.setattr(torch, 'load', lambda *a, **k: calls.append(k) or load(*a, **k))
     with_fix = _load_checkpoint(str(path), map_location='cpu')
+    assert [k['weights_only'] for k in calls] == [True]
     assert torch.equal(with_fix['state_dict']['w'], torch.ones(2))
-    assert isinstance(with_fix['message_hub']['h'], HistoryBuffer)
-    # an explicit weights_only=True by the caller is still honoured by torch
-    import pytest
-    with pytest.raises(Exception):
-        torch.load(path, weights_only=True)
-
-
-def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
-    """A crash while saving never leaves a broken file where a good one was."""
-    import pytest
-    import mmengine.runner.runner as runner_mod
-    from mmengine.runner.checkpoint import save_checkpoint
-    assert runner_mod.save_checkpoint is save_checkpoint  # the runner uses the patched one
-    path = tmp_path / 'epoch_1.pth'
-    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
-    good = path.read_bytes()
-
-    def crash(obj, f, *args, **kwargs):
-        f.write(b'partial bytes')
-        raise OSError('disk full')
-
-    monkeypatch.setattr(torch, 'save', crash)
-    with pytest.raises(OSError, match='disk full'):
-        save_checkpoint({'state_dict': {'w': torch.zeros(3)}}, str(path))
-    assert path.read_bytes() == good
-    assert not (tmp_path / 'epoch_1.pth.tmp').exists()
+    assert with_fix['message_hub']['h'].current() == 1.5
+    assert with_fix['meta']['dtype'] == np.float32 and with_fix['meta']['arr'].tolist() == [0, 1, 2]
+    assert CheckpointLoader._schemes[''].__wrapped__ is not None  # the one loader it replaces
 
 
 def test_collate_fn_of_a_package_scoped_base_builds(demo_root, tmp_path):

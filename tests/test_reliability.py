@@ -70,14 +70,20 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(demo_root, t
     env = dict(os.environ, OMP_NUM_THREADS='2')
     proc = subprocess.Popen([sys.executable, 'tools/train.py', config, '--work-dir', killed, *opts],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def named_iter():  # the iteration of the checkpoint last_checkpoint names (0: none yet)
+        pointer = osp.join(killed, 'last_checkpoint')
+        if not osp.isfile(pointer):
+            return 0
+        with open(pointer) as f:  # replaced atomically: never seen half-written
+            return int(osp.basename(f.read().strip())[len('iter_'):-len('.pth')])
+
     deadline = time.time() + 300
-    while not osp.isfile(osp.join(killed, 'iter_4.pth')) and time.time() < deadline:
+    while named_iter() < 4 and time.time() < deadline:
         assert proc.poll() is None, 'the run ended before it could be killed'
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with open(osp.join(killed, 'last_checkpoint')) as f:
-        resumed_from = int(osp.basename(f.read().strip())[len('iter_'):-len('.pth')])
+    resumed_from = named_iter()
     # killed after a mid-epoch checkpoint was written, before the run ended
     assert resumed_from % 2 == 0 and 4 <= resumed_from < 12, resumed_from
 

@@ -21,6 +21,10 @@ Layouts are detected from the keys (see amd_mm/utils/convert.py). The output is
 into the toolboxes' fine-tuning backbones through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` and into
 ``FrozenTeacher(checkpoint=DST)``.
+
+The source is loaded weights-only (tensors, containers and the few MMEngine / numpy types
+its checkpoints hold); a file that needs more (pickle can run code) is refused unless
+``--trust-checkpoints`` is given. Errors are one sentence naming the file.
 """
 import argparse
 import os.path as osp
@@ -31,7 +35,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import amd_mm  # noqa: E402,F401
-from amd_mm.utils.checkpoint import extract_state_dict  # noqa: E402
+from amd_mm.utils.checkpoint import extract_state_dict, load_checkpoint_file  # noqa: E402
+from amd_mm.utils.cli import run_main  # noqa: E402
 from amd_mm.utils.convert import (NOT_IN_OFFICIAL_PRETRAIN, check_against, convert,  # noqa: E402
                                   convert_official_pretrain, detect_layout, is_official_pretrain,
                                   missing_after_conversion, to_official_pretrain)
@@ -108,10 +113,11 @@ def main(argv=None):
     parser.add_argument('--whole', action='store_true',
                         help='convert the whole pre-training model (official AMD / VideoMAE '
                              '<-> amd_mm VideoAMD), not only the encoder')
+    parser.add_argument('--trust-checkpoints', action='store_true',
+                        help='fully unpickle SRC if weights-only loading refuses it (pickle can '
+                        'run code: only for files you trust)')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        raise SystemExit(f'source checkpoint {args.src!r} does not exist')
-    raw = torch.load(args.src, map_location='cpu', weights_only=False)
+    raw = load_checkpoint_file(args.src, key='src', trusted=args.trust_checkpoints)
     try:
         state = extract_state_dict(raw, args.src, key='src')
         layout = detect_layout(state)
@@ -136,4 +142,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -18,6 +18,7 @@ from mmengine.runner import Runner  # noqa: E402
 from amd_mm.engine.optim_wrapper import enable_amp  # noqa: E402
 from amd_mm.utils.cli import load_config, run_main  # noqa: E402
 from amd_mm.utils.config_check import CfgOptionsAction, preflight  # noqa: E402
+from amd_mm.utils.workdir import settle_resume, work_dir_lock  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,12 +54,7 @@ def build_config(args) -> Config:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    settle_resume(cfg, args.resume)
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     return cfg
@@ -68,8 +64,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     preflight(cfg)  # config keys, dataset list files, AMP device: one sentence each
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with work_dir_lock(cfg.work_dir, args.launcher):  # one run per work_dir
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -1,8 +1,12 @@
 """A train loop that resumes exactly, also from a checkpoint taken mid-epoch."""
+from mmengine.dist import get_world_size
 from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 
 from .hooks import RNGStateHook
+from .teacher_pin import TeacherPinHook
+
+EPOCH_LENGTH = 'amd_mm.epoch_length'  # message-hub key, saved in every checkpoint
 
 
 @LOOPS.register_module()
@@ -20,13 +24,55 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     Skipped batches are still loaded (as MMEngine's iteration loop does), so
     resuming late in a long epoch costs some data-loading time.
+
+    The batches per epoch (with the batch size and number of processes) are saved in
+    every checkpoint; resuming with another number of batches per epoch (another batch
+    size or number of processes) would skip or repeat data, so it is refused with one
+    sentence naming both. :class:`~amd_mm.engine.TeacherPinHook` is added too.
     """
 
     def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
                  val_interval: int = 1, dynamic_intervals=None):
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
-        if not any(isinstance(h, RNGStateHook) for h in runner.hooks):
-            runner.register_hook(RNGStateHook())
+        for hook in (RNGStateHook, TeacherPinHook):
+            if not any(isinstance(h, hook) for h in runner.hooks):
+                runner.register_hook(hook())
+
+    def run(self):
+        self._check_epoch_length()
+        return super().run()
+
+    def _check_epoch_length(self):
+        """Refuse a resume whose batches per epoch differ from the checkpoint's; record
+        this run's (restored from the checkpoint by MMEngine's message hub)."""
+        hub = self.runner.message_hub
+        now = dict(batches=len(self.dataloader), batch_size=self.dataloader.batch_size,
+                   processes=get_world_size())
+        saved = hub.get_info(EPOCH_LENGTH)
+        if self._iter > 0:  # resumed
+            def describe(d):
+                return (f"{d['batches']} batches per epoch (batch size {d['batch_size']} x "
+                        f"{d['processes']} process{'es' if d['processes'] != 1 else ''})")
+            if saved is not None and saved['batches'] != now['batches']:
+                raise ValueError(
+                    f'resume: the checkpoint (iter {self._iter}, epoch {self._epoch}) was '
+                    f'trained with {describe(saved)} but this run has {describe(now)}, so '
+                    'resuming would skip or repeat data; resume with train_dataloader.batch_size='
+                    f"{saved['batch_size']} on {saved['processes']} process(es), or start a new "
+                    'run from its weights with load_from=CHECKPOINT (no --resume).')
+            done = self._iter - self._epoch * now['batches']
+            if saved is None and not 0 <= done < now['batches']:
+                raise ValueError(
+                    f'resume: the checkpoint (iter {self._iter}, epoch {self._epoch}) does not fit '
+                    f"{describe(now)}: it was trained with another batch size or number of "
+                    'processes; resume with those, or start a new run from its weights with '
+                    'load_from=CHECKPOINT (no --resume).')
+            if saved is not None and saved != now:
+                self.runner.logger.warning(
+                    f'resume: the checkpoint was trained with {describe(saved)}, this run has '
+                    f'{describe(now)}: the schedule continues, but the order of samples differs '
+                    'from an uninterrupted run.')
+        hub.update_info(EPOCH_LENGTH, now)
 
     def run_epoch(self) -> None:
         self.runner.call_hook('before_train_epoch')

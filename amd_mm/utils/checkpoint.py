@@ -1,8 +1,27 @@
-"""Reading weights out of the checkpoint layouts met in practice."""
+"""Reading checkpoints: finding the file, loading it safely, taking the weights out.
+
+* :func:`resolve_checkpoint` turns a file or an MMEngine work_dir into one file
+  (a work_dir's ``last_checkpoint`` pointer is read relative to the work_dir, so a
+  copied or moved work_dir loads its own file);
+* :func:`load_checkpoint_file` loads it with ``weights_only=True`` and an allow-list
+  of exactly the globals MMEngine checkpoints hold; anything else is refused with one
+  sentence unless the user trusts the file (``trust_checkpoints=True`` in the config,
+  ``--trust-checkpoints`` for tools/convert_checkpoint.py); a missing, empty, truncated
+  or corrupt file is one sentence naming the file;
+* :func:`extract_state_dict` takes the tensors out of the layouts met in practice.
+"""
+import contextlib
+import glob
+import hashlib
+import logging
 import os.path as osp
-from typing import Mapping
+import pickle
+import re
+from typing import Mapping, Optional
 
 import torch
+
+POINTER = 'last_checkpoint'
 
 
 def extract_state_dict(raw, path: str, key: str = 'checkpoint') -> dict:
@@ -27,20 +46,185 @@ def extract_state_dict(raw, path: str, key: str = 'checkpoint') -> dict:
     return tensors
 
 
+# -- work_dirs and their last_checkpoint pointer ------------------------------------------
+def read_pointer(work_dir: str, key: str = 'checkpoint') -> Optional[str]:
+    """The checkpoint file that ``work_dir/last_checkpoint`` names, or None without a pointer.
+
+    MMEngine writes the path as the run saw it (often absolute). The file of that name
+    *beside the pointer* is preferred, so a copied work_dir loads its own checkpoint
+    (not the original's) and a moved one still loads; the written path is used only
+    when no such file is there (checkpoints saved to another ``out_dir``).
+    """
+    pointer = osp.join(work_dir, POINTER)
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        target = f.read().strip()
+    if not target:
+        found = sorted(osp.basename(p) for p in glob.glob(osp.join(work_dir, '*.pth')))
+        raise ValueError(f'{key}: {pointer!r} is empty (a run killed while writing it?); give a '
+                         f'checkpoint file instead, e.g. one of {found[-3:] or "(none here)"}.')
+    beside = osp.join(work_dir, osp.basename(target))
+    if osp.isfile(beside):
+        return beside
+    if osp.isfile(target):
+        return target
+    raise FileNotFoundError(f'{key}: {pointer!r} names {target!r}, which does not exist, and '
+                            f'{osp.basename(target)!r} is not beside the pointer either.')
+
+
 def resolve_checkpoint(path: str, key: str = 'checkpoint') -> str:
     """A checkpoint file from ``path``: a file, or an MMEngine work_dir whose
-    ``last_checkpoint`` names the newest checkpoint."""
+    ``last_checkpoint`` names the newest checkpoint (see :func:`read_pointer`)."""
     if osp.isdir(path):
-        pointer = osp.join(path, 'last_checkpoint')
-        if not osp.isfile(pointer):
+        target = read_pointer(path, key)
+        if target is None:
             raise FileNotFoundError(
                 f'{key}: {path!r} is a folder without a last_checkpoint file; train it first '
                 'or give a checkpoint file.')
-        with open(pointer) as f:
-            target = f.read().strip()
-        if not osp.isabs(target) and not osp.isfile(target):
-            target = osp.join(path, osp.basename(target))
         path = target
     if not osp.isfile(path):
         raise FileNotFoundError(f'{key}: file {path!r} does not exist.')
     return path
+
+
+def sha256_file(path: str, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- safe loading --------------------------------------------------------------------------
+_TRUST = {'all': False}
+
+
+def trust_checkpoints(value: bool = True) -> bool:
+    """Allow (True) or forbid (False, the default) full unpickling of checkpoints that
+    weights-only loading refuses, for this process. Returns the previous setting.
+    ``tools/train.py`` and ``tools/test.py`` set it from the config key
+    ``trust_checkpoints``."""
+    previous, _TRUST['all'] = _TRUST['all'], bool(value)
+    return previous
+
+
+@contextlib.contextmanager
+def trusting_checkpoints(value: bool = True):
+    """Context manager form of :func:`trust_checkpoints`."""
+    previous = trust_checkpoints(value)
+    try:
+        yield
+    finally:
+        trust_checkpoints(previous)
+
+
+def _history_buffer_getattr(obj, name):
+    """The one use of ``builtins.getattr`` in MMEngine checkpoints: pickle (protocol 2)
+    writes ``HistoryBuffer``'s statistics methods (``HistoryBuffer.min`` ...) as
+    ``getattr(HistoryBuffer, 'min')``. Anything else is refused: a free ``getattr``
+    would let a file reach any attribute of the allowed classes."""
+    from mmengine.logging import HistoryBuffer
+    known = {'min', 'max', 'current', 'mean', *getattr(HistoryBuffer, '_statistics_methods', {})}
+    if obj is HistoryBuffer and name in known and not name.startswith('_'):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'Unsupported global: GLOBAL builtins.getattr({obj!r}, {name!r}) '
+                                 'outside the HistoryBuffer statistics methods')
+
+
+def mmengine_safe_globals() -> list:
+    """What ``torch.load(weights_only=True)`` needs beyond tensors and containers to read
+    MMEngine 0.10 checkpoints: ``HistoryBuffer`` (message hub), numpy arrays, dtypes and
+    scalars (metrics, random states), under their numpy 2 and numpy 1 module names, and
+    a ``getattr`` restricted to ``HistoryBuffer``'s statistics methods; plus
+    ``argparse.Namespace``, the ``args`` of the official AMD / VideoMAE / MAE checkpoints
+    (a plain attribute bag)."""
+    import argparse
+
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray
+    allowed = [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+               (_history_buffer_getattr, 'builtins.getattr'), argparse.Namespace]
+    for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        allowed += [(multiarray._reconstruct, f'{module}._reconstruct'),
+                    (multiarray.scalar, f'{module}.scalar')]
+    dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25: one class per dtype
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    return allowed
+
+
+_UNSAFE = re.compile(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([^\s(]+(?:\([^)]*\))?)')
+
+
+def load_checkpoint_file(path: str, key: Optional[str] = None, map_location='cpu',
+                         trusted: Optional[bool] = None):
+    """``torch.load`` a checkpoint the safe way, with one sentence for every failure.
+
+    Loads with ``weights_only=True`` and :func:`mmengine_safe_globals`. A file that needs
+    any other global (arbitrary code could run while unpickling it) is refused with a
+    ``ValueError`` unless ``trusted`` (default: the process setting of
+    :func:`trust_checkpoints`), in which case it is fully unpickled and a warning says so.
+    A missing file is a ``FileNotFoundError``; an empty, truncated or corrupt one a
+    ``ValueError``; both name ``key`` (the config key, default ``checkpoint``) and the file.
+    """
+    what = key or 'checkpoint'
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what}: file {path!r} does not exist.')
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{what}: {path!r} is empty (0 bytes): a checkpoint cut off while it '
+                         'was written? Use an earlier checkpoint.')
+    try:
+        with torch.serialization.safe_globals(mmengine_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - every failure of reading this file is the file's
+        reason = _first_line(err.__context__ if isinstance(err, pickle.UnpicklingError)
+                             and err.__context__ is not None else err)
+        unsafe = _UNSAFE.search(str(err)) or _UNSAFE.search(reason)
+        if unsafe is None or not _resolvable(unsafe.group(1)):  # a cut-off name: a cut-off file
+            raise _unreadable(what, path, reason) from err
+        if not (_TRUST['all'] if trusted is None else trusted):
+            raise ValueError(
+                f'{what}: {path!r} needs {unsafe.group(1)} to be unpickled, which could run '
+                'arbitrary code, so the safe (weights-only) loader refused it; if you trust the '
+                'file, set trust_checkpoints=True in the config (tools/convert_checkpoint.py: '
+                '--trust-checkpoints).') from err
+    from mmengine.logging import print_log
+    print_log(f'{what}: {path!r} needs {unsafe.group(1)}: fully unpickling it because the '
+              'checkpoint is trusted (trust_checkpoints=True).', logger='current',
+              level=logging.WARNING)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # noqa: BLE001
+        raise _unreadable(what, path, _first_line(err)) from err
+
+
+def _resolvable(name: str) -> bool:
+    """Whether a global named in a refused pickle exists (a truncated file can end in
+    the middle of a name, e.g. ``torch._utils._rebuild_tens``)."""
+    import importlib
+    if '(' in name:
+        return True
+    module, _, attr = name.rpartition('.')
+    try:
+        return hasattr(importlib.import_module(module), attr)
+    except Exception:  # noqa: BLE001 - not importable: not a real global
+        return False
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    if not text:
+        return type(err).__name__
+    return f'{type(err).__name__}: {text[0].split(". ")[0][:160]}'
+
+
+def _unreadable(what: str, path: str, reason: str) -> ValueError:
+    return ValueError(f'{what}: {path!r} is not a readable checkpoint ({reason}); the file is '
+                      'truncated or corrupt, e.g. cut off while it was written or copied.')
+

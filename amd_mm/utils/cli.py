@@ -12,6 +12,7 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
     from mmengine.config import Config
 
     from ..compat import enable_cpu_distributed
+    from .checkpoint import trust_checkpoints
     from .config_check import merge_cfg_options
     enable_cpu_distributed(launcher)
     if not osp.isfile(path):
@@ -24,6 +25,7 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    trust_checkpoints(cfg.get('trust_checkpoints', False))  # full unpickling only when opted in
     return cfg
 
 

@@ -6,7 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # MMEngine's CheckpointHook with durable writes and delete-after-save: a run killed or
+    # out of disk while saving always keeps a complete checkpoint (amd_mm.engine)
+    checkpoint=dict(type='DurableCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # distributed runs: every 1000 iterations check identical student weights across ranks,
@@ -23,4 +25,11 @@ log_processor = dict(window_size=10)
 log_level = 'INFO'
 load_from = None
 resume = False
+# checkpoint and teacher safety (README "Reliability"): True allows full unpickling of
+# checkpoints that weights-only loading refuses (pickle can run code: trusted files only)
+trust_checkpoints = False
+# True: resuming with a teacher other than the one recorded in the checkpoint is allowed
+allow_teacher_change = False
+# True: a distillation run may train with teacher.checkpoint=None (random teacher)
+allow_random_teacher = False
 randomness = dict(seed=0, diff_rank_seed=False)

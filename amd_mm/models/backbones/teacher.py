@@ -1,4 +1,5 @@
 """The frozen teacher: a toolbox ViT loaded from a checkpoint, run on teacher-visible tokens."""
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -7,7 +8,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ...registry import build_model, register_shared
-from ...utils.checkpoint import extract_state_dict, resolve_checkpoint
+from ...utils.checkpoint import (extract_state_dict, load_checkpoint_file, resolve_checkpoint,
+                                sha256_file)
 from ...utils.convert import to_toolbox_names
 from ..utils.transformer import compile_blocks
 
@@ -37,8 +39,12 @@ class FrozenTeacher(BaseModule):
         backbone (dict): encoder config.
         checkpoint (str, optional): weights file (an MMEngine checkpoint with
             ``state_dict``, or a release with ``model`` / ``module`` keys), or a
-            work_dir whose ``last_checkpoint`` names the file. None
-            keeps random weights (only for building and benchmarking).
+            work_dir whose ``last_checkpoint`` names the file (the file of that name
+            beside the pointer is preferred: a copied or moved work_dir loads its own
+            file). Loaded weights-only (see
+            :func:`~amd_mm.utils.checkpoint.load_checkpoint_file`). The resolved file and
+            its sha256 are logged and kept in :attr:`source`. None keeps random weights
+            (building and benchmarking; training needs ``allow_random_teacher=True``).
         prefix (str, optional): key prefix of the encoder in the checkpoint,
             e.g. ``'backbone.'`` for mmpretrain / amd_mm checkpoints. None detects
             ``backbone.`` or takes the keys as they are.
@@ -58,6 +64,7 @@ class FrozenTeacher(BaseModule):
             raise TypeError(f'teacher.backbone type {type(self.backbone).__name__} has no '
                             'forward_masked: use MaskedViT or MaskedVideoViT.')
         self.checkpoint = checkpoint
+        self.source = None  # dict(file=..., sha256=...) of the loaded weights
         self.dtype = teacher_dtype(dtype)
         self.backbone.init_weights()
         if checkpoint is not None:
@@ -80,7 +87,10 @@ class FrozenTeacher(BaseModule):
     def load_checkpoint(self, path: str, prefix: Optional[str] = None):
         """Load encoder weights, with one clear error for every way it can go wrong."""
         path = resolve_checkpoint(path, key='teacher.checkpoint')
-        raw = torch.load(path, map_location='cpu', weights_only=False)
+        raw = load_checkpoint_file(path, key='teacher.checkpoint')
+        self.source = dict(file=osp.abspath(path), sha256=sha256_file(path))
+        print_log(f"teacher.checkpoint {self.checkpoint!r}: loading {self.source['file']} "
+                  f"(sha256 {self.source['sha256']})", logger='current')
         state = extract_state_dict(raw, path, key='teacher.checkpoint')
         state = to_toolbox_names(state)  # official VideoMAE / AMD releases load as they are
         if prefix is None and any(k.startswith('backbone.') for k in state):

@@ -79,6 +79,5 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                                     save_best='auto'))
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
 auto_scale_lr = dict(base_batch_size=1024)
