@@ -364,7 +364,7 @@ def _hold_lock(work_dir, ready, stop):
 
 
 def test_a_second_run_on_a_locked_work_dir_is_refused_and_stale_locks_are_taken_over(
-        tmp_path, capsys, monkeypatch):
+        demo_root, tmp_path, capsys, monkeypatch):
     work_dir = str(tmp_path / 'run')
     ctx = multiprocessing.get_context('fork')
     ready, stop = ctx.Event(), ctx.Event()
@@ -373,6 +373,8 @@ def test_a_second_run_on_a_locked_work_dir_is_refused_and_stale_locks_are_taken_
     try:
         assert ready.wait(60)
         result = run_tool_in_process('tools/train.py', osp.join(ROOT, MAE), '--work-dir', work_dir,
+                                     '--cfg-options',
+                                     f'train_dataloader.dataset.data_root={demo_root}/images/',
                                      check=False)
         assert result.returncode == 2
         assert re.search(rf"^ValueError: work_dir '{re.escape(work_dir)}' is in use by another "

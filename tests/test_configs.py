@@ -82,7 +82,8 @@ _BUILT_MODELS = set()
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds_model_and_dataset(path, demo_root):
     cfg = Config.fromfile(osp.join(ROOT, path))
-    assert cfg.default_hooks.checkpoint.type == 'DurableCheckpointHook'  # resumable after a crash
+    if 'amd_mm' in cfg.get('custom_imports', {}).get('imports', []):  # not the toolbox-only examples
+        assert cfg.default_hooks.checkpoint.type == 'DurableCheckpointHook'  # resumable after a crash
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from mmengine.registry import DATASETS, MODELS
     model_cfg = cfg.model.copy()

@@ -15,7 +15,9 @@ model = dict(
     mask_generator=dict(type='AsymmetricMaskGenerator', student_ratio=0.75, teacher_ratio=0.5),
     student_layers=[6, 12], teacher_layers=[6, 12])
 # The shipped paramwise_cfg exempts 'ln', 'bias', 'pos_embed', 'mask_token', 'cls_token'
-# from weight decay; AMD's own norms (decoder.norm, decoder.blocks.0.norm1, the
-# generators') need 'norm'. AMD-WEIGHT-DECAY: the optimizer-wrapper constructor that
-# exempts every 1-D parameter replaces this line (issue 13, item 3).
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}))
+# from weight decay by name, which misses AMD's own norms (decoder.norm, the generators'):
+# this constructor keeps the shipped rules and exempts every 1-D parameter and token by
+# shape, whatever its name (the official optim_factory.py rule)
+optim_wrapper = dict(constructor='ShapeDecayOptimWrapperConstructor')
+# checkpoints written atomically, the old one deleted only after the new one is on disk
+default_hooks = dict(checkpoint=dict(type='DurableCheckpointHook'))

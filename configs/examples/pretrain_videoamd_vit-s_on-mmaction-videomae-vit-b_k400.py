@@ -47,4 +47,5 @@ train_dataloader = dict(
 # -- the official schedule comes from the second base: AdamW (0.9, 0.95), lr 1.2e-3 x 512 /
 # 256, 10 warm-up epochs, cosine, 200 epochs, grad clip 0.02, AMP, exact mid-epoch resume;
 # its paramwise_cfg exempts norms and biases by layer type (AMD's own norms included)
-default_hooks = dict(checkpoint=dict(save_best=None, max_keep_ckpts=3))  # no validation
+default_hooks = dict(checkpoint=dict(type='DurableCheckpointHook', save_best=None,  # no validation
+                                     max_keep_ckpts=3))
