@@ -180,9 +180,11 @@ def run_tool_in_process(script, *args, check=True):
     spec.loader.exec_module(module)
     out, err = io.StringIO(), io.StringIO()
     code = 0
+    args = [osp.join(ROOT, a) if isinstance(a, str) and a.startswith('configs/') else str(a)
+            for a in args]
     with isolated_mmengine(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            run_main(module.main, [str(a) for a in args])
+            run_main(module.main, args)
         except SystemExit as exit_:
             if isinstance(exit_.code, str):
                 print(exit_.code, file=sys.stderr)
@@ -209,6 +211,15 @@ def assert_backbone_initialised_from(config, student_ckpt, **overrides):
     assert len(shared) >= len(own) - 2  # all but a new pooling norm
     for k in shared:
         assert torch.equal(own[k], student['backbone.' + k]), k
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for torchrun's rendezvous in tests that may run
+    beside others)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def shadow_python(directory):

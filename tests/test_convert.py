@@ -6,7 +6,7 @@ import torch
 from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS
 from amd_mm.utils.convert import convert, detect_layout
 
-from conftest import build_image_amd, run_tool
+from conftest import build_image_amd, run_tool_in_process
 
 
 def timm_vit(width=64):
@@ -85,8 +85,9 @@ def test_teacher_loads_a_timm_mae_release(tmp_path):
 
 def test_tool_converts_and_refuses_mismatched_shapes(tmp_path):
     torch.save({'model': timm_vit(96).state_dict()}, tmp_path / 'wide.pth')
-    proc = run_tool('tools/convert_checkpoint.py', str(tmp_path / 'wide.pth'), str(tmp_path / 'out.pth'),
-                    '--config', 'configs/tiny/finetune_image_tiny.py', check=False)
+    proc = run_tool_in_process('tools/convert_checkpoint.py', tmp_path / 'wide.pth',
+                               tmp_path / 'out.pth', '--config',
+                               'configs/tiny/finetune_image_tiny.py', check=False)
     assert proc.returncode != 0
     assert "'cls_token' has shape (1, 1, 96) but the target expects (1, 1, 64)" in proc.stderr
     assert not (tmp_path / 'out.pth').exists()
@@ -97,8 +98,8 @@ def test_tool_amd_student_to_plain_backbone(tmp_path):
     from conftest import TINY_STUDENT
     model = build_image_amd()
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'amd.pth')
-    run_tool('tools/convert_checkpoint.py', str(tmp_path / 'amd.pth'), str(tmp_path / 'plain.pth'),
-             '--no-prefix')
+    run_tool_in_process('tools/convert_checkpoint.py', tmp_path / 'amd.pth', tmp_path / 'plain.pth',
+                        '--no-prefix')
     plain = torch.load(tmp_path / 'plain.pth', weights_only=False)['state_dict']
     vit = VisionTransformer(arch=TINY_STUDENT, img_size=32, patch_size=4)
     missing, unexpected = vit.load_state_dict(plain, strict=True)
@@ -210,8 +211,8 @@ def test_tool_converts_the_whole_official_checkpoint_for_a_config(tmp_path):
     config.write_text(f"_base_ = [{osp.join(ROOT, 'configs/tiny/amd_video_tiny.py')!r}]\n"
                       "model = dict(decoder=dict(depth=1, embed_bias=False))\n")
     out = tmp_path / 'amd_mm_whole.pth'
-    proc = run_tool('tools/convert_checkpoint.py', str(tmp_path / 'checkpoint-199.pth'), str(out),
-                    '--whole', '--config', str(config))
+    proc = run_tool_in_process('tools/convert_checkpoint.py', tmp_path / 'checkpoint-199.pth', out,
+                               '--whole', '--config', config)
     assert 'mask tokens in a plain Python list' in proc.stdout
     # the model of the config takes it (load_from): every weight but the documented ones
     from mmengine.config import Config
@@ -225,7 +226,7 @@ def test_tool_converts_the_whole_official_checkpoint_for_a_config(tmp_path):
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in converted.items())
     # the unmodified tiny config has a decoder input bias the official checkpoint lacks
-    proc = run_tool('tools/convert_checkpoint.py', str(tmp_path / 'checkpoint-199.pth'),
-                    str(tmp_path / 'no.pth'), '--whole', '--config', 'configs/tiny/amd_video_tiny.py',
-                    check=False)
+    proc = run_tool_in_process('tools/convert_checkpoint.py', tmp_path / 'checkpoint-199.pth',
+                               tmp_path / 'no.pth', '--whole', '--config',
+                               'configs/tiny/amd_video_tiny.py', check=False)
     assert proc.returncode != 0 and 'decoder.embed.bias' in proc.stderr

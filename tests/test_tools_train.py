@@ -3,9 +3,10 @@ import json
 import math
 import os.path as osp
 
+import pytest
 import torch
 
-from conftest import assert_backbone_initialised_from, run_tool, scalars
+from conftest import assert_backbone_initialised_from, run_tool, run_tool_in_process, scalars
 
 
 def image_opts(demo_root, epochs):
@@ -13,6 +14,7 @@ def image_opts(demo_root, epochs):
             f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1']
 
 
+@pytest.mark.e2e
 def test_image_teacher_then_amd_student_end_to_end(demo_root, tmp_path):
     teacher_dir, student_dir = str(tmp_path / 'teacher'), str(tmp_path / 'student')
     run_tool('tools/train.py', 'configs/tiny/mae_teacher_image_tiny.py', '--work-dir', teacher_dir,
@@ -51,11 +53,11 @@ def test_image_teacher_then_amd_student_end_to_end(demo_root, tmp_path):
 
 def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
     full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
-    run_tool('tools/train.py', 'configs/tiny/mae_teacher_image_tiny.py', '--work-dir', full,
-             *image_opts(demo_root, 2))
+    config = 'configs/tiny/mae_teacher_image_tiny.py'
+    run_tool_in_process('tools/train.py', config, '--work-dir', full, *image_opts(demo_root, 2))
     # a second run that starts from the first run's epoch-1 checkpoint
-    run_tool('tools/train.py', 'configs/tiny/mae_teacher_image_tiny.py', '--work-dir', resumed,
-             '--resume', osp.join(full, 'epoch_1.pth'), *image_opts(demo_root, 2))
+    run_tool_in_process('tools/train.py', config, '--work-dir', resumed,
+                        '--resume', osp.join(full, 'epoch_1.pth'), *image_opts(demo_root, 2))
     rows = scalars(resumed)
     assert [r['iter'] for r in rows] == [4, 5, 6]  # continues after epoch 1's 3 iterations
     a = torch.load(osp.join(full, 'epoch_2.pth'), map_location='cpu', weights_only=False)
@@ -79,10 +81,10 @@ def video_opts(demo_root, epochs):
 
 def test_video_teacher_then_amd_student_end_to_end_from_mp4(demo_root, tmp_path):
     teacher_dir, student_dir = str(tmp_path / 'vteacher'), str(tmp_path / 'vstudent')
-    run_tool('tools/train.py', 'configs/tiny/videomae_teacher_video_tiny.py', '--work-dir', teacher_dir,
-             *video_opts(demo_root, 1))
-    run_tool('tools/train.py', 'configs/tiny/amd_video_tiny.py', '--work-dir', student_dir,
-             *video_opts(demo_root, 2), f'model.teacher.checkpoint={teacher_dir}')
+    run_tool_in_process('tools/train.py', 'configs/tiny/videomae_teacher_video_tiny.py',
+                        '--work-dir', teacher_dir, *video_opts(demo_root, 1))
+    run_tool_in_process('tools/train.py', 'configs/tiny/amd_video_tiny.py', '--work-dir', student_dir,
+                        *video_opts(demo_root, 2), f'model.teacher.checkpoint={teacher_dir}')
     rows = scalars(student_dir)
     assert len(rows) == 2  # 8 videos / batch 8 = 1 iteration per epoch
     for key in ('loss_rec', 'loss_dir', 'loss_gen'):
@@ -98,11 +100,12 @@ def test_video_teacher_then_amd_student_end_to_end_from_mp4(demo_root, tmp_path)
     for loader, split in (('train', 'train'), ('val', 'val'), ('test', 'val')):
         data += [f'{loader}_dataloader.dataset.ann_file={demo_root}/videos/ucf101_{split}_split_1_videos.txt',
                  f'{loader}_dataloader.dataset.data_prefix.video={demo_root}/videos']
-    run_tool('tools/train.py', 'configs/tiny/finetune_video_tiny.py', '--work-dir', ft_dir,
-             '--cfg-options', f'model.backbone.init_cfg.checkpoint={student_ckpt}',
-             'train_cfg.max_epochs=1', *data)
-    proc = run_tool('tools/test.py', 'configs/tiny/finetune_video_tiny.py',
-                    osp.join(ft_dir, 'epoch_1.pth'), '--work-dir', ft_dir, '--cfg-options', *data)
+    run_tool_in_process('tools/train.py', 'configs/tiny/finetune_video_tiny.py', '--work-dir', ft_dir,
+                        '--cfg-options', f'model.backbone.init_cfg.checkpoint={student_ckpt}',
+                        'train_cfg.max_epochs=1', *data)
+    proc = run_tool_in_process('tools/test.py', 'configs/tiny/finetune_video_tiny.py',
+                               osp.join(ft_dir, 'epoch_1.pth'), '--work-dir', ft_dir,
+                               '--cfg-options', *data)
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 0 <= metrics['acc/top1'] <= metrics['acc/top5'] <= 1
     assert_backbone_initialised_from('configs/tiny/finetune_video_tiny.py', student_ckpt)
