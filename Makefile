@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-image demo-video data test clean
+.PHONY: install demo demo-image demo-video data test test-fast clean
 
 install:
 	PYTHON=$(PYTHON) bash tools/install.sh
@@ -27,6 +27,11 @@ demo-video: data
 
 test: install
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+# the inner loop: everything but the subprocess end-to-end runs and the slow in-process
+# ones (markers e2e / slow in setup.cfg); no install step
+test-fast:
+	$(PYTHON) -m pytest tests -m "not e2e and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf work_dirs data/demo
