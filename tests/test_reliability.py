@@ -149,16 +149,18 @@ def test_teacher_not_in_optimizer_and_frozen_through_train():
 
 # -- bad images --------------------------------------------------------------------------
 def test_truncated_jpeg_is_refused_or_skipped(demo_root, tmp_path):
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import TRANSFORMS
     from amd_mm.datasets import BadImageError
     src = glob.glob(osp.join(demo_root, 'images', 'train', '*', '*.jpg'))[0]
     data = open(src, 'rb').read()
     bad = tmp_path / 'truncated.jpg'
     bad.write_bytes(data[:len(data) // 2])
-    strict = TRANSFORMS.build(dict(type='CheckedLoadImageFromFile'))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope a test left
+        strict = TRANSFORMS.build(dict(type='CheckedLoadImageFromFile'))
+        lenient = TRANSFORMS.build(dict(type='CheckedLoadImageFromFile', on_bad='skip'))
     with pytest.raises(BadImageError, match=r'truncated.jpg: cannot be decoded'):
         strict(dict(img_path=str(bad)))
-    lenient = TRANSFORMS.build(dict(type='CheckedLoadImageFromFile', on_bad='skip'))
     assert lenient(dict(img_path=str(bad))) is None and lenient.num_skipped == 1
     good = strict(dict(img_path=src))
     assert good['img'].shape == (32, 32, 3)
