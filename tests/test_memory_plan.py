@@ -5,7 +5,6 @@ The official step's estimate (amd_mm.analysis.official_amd) is checked the same 
 an export of the official repository is given in $AMD_OFFICIAL_ROOT."""
 import importlib.util
 import json
-import os
 import os.path as osp
 import sys
 
@@ -169,3 +168,17 @@ def test_official_estimate_is_within_15_percent_of_its_measured_peak():
     assert abs(estimate.peak / measured['peak_bytes'] - 1) <= TOLERANCE, (estimate, measured)
     # its loop keeps the previous step's gradients through the forward
     assert estimate.parts['gradients'] > 0
+
+
+def test_accumulation_keeps_the_gradients_alive_in_the_plan_and_the_measurement(planning):
+    memory_plan, _ = planning
+    plain = tiny_cfg('configs/tiny/amd_image_tiny.py')
+    accumulating = tiny_cfg('configs/tiny/amd_image_tiny.py',
+                            **{'optim_wrapper.accumulative_counts': 4})
+    base = memory_plan.StepPlanner(plain).estimate(8)
+    planner = memory_plan.StepPlanner(accumulating)
+    estimate = planner.estimate(8)
+    assert base.parts['gradients'] == 0 and estimate.parts['gradients'] == planner.trainable_bytes
+    assert estimate.peak > base.peak and planner.notes
+    measured = memory_plan.measure_step_memory(accumulating, 8, torch.device('cpu'))
+    assert abs(estimate.peak / measured['peak_bytes'] - 1) <= TOLERANCE

@@ -54,7 +54,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from amd_mm.analysis.counters import (current_rss_mb, flop_counter,  # noqa: E402
                                       matmul_peak_gflops, peak_rss_mb, saved_for_backward_bytes,
-                                      sync)
+                                      sync, time_calls, time_summary)
 from amd_mm.analysis.step import (DTYPES, build_model_and_optim_wrapper, input_geometry,  # noqa: E402
                                   load_step_config, make_batch)
 from amd_mm.utils.cli import run_main  # noqa: E402
@@ -108,7 +108,7 @@ def load_bench_config(args):
 
 
 def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
-    times, log_vars, flops = [], {}, None
+    log_vars, flops = {}, None
     for _ in range(warmup):
         log_vars = model.train_step(data, optim_wrapper)
     sync(device)
@@ -124,12 +124,11 @@ def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
     sync(device)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(iters):
-        sync(device)
-        start = time.perf_counter()
-        log_vars = model.train_step(data, optim_wrapper)
-        sync(device)
-        times.append(time.perf_counter() - start)
+
+    def step():
+        log_vars.update(model.train_step(data, optim_wrapper))
+
+    times = time_calls(step, device, iters)
     return times, flops, saved, {k: float(v) for k, v in log_vars.items()}
 
 
@@ -230,10 +229,8 @@ def measure(args) -> dict:
         times, flops, saved, losses = run_steps(model, optim_wrapper, data, device, args.iters,
                                          args.warmup, not args.no_flops)
         median = statistics.median(times)
-        result.update(
-            step_time_s=dict(median=round(median, 5), min=round(min(times), 5),
-                             max=round(max(times), 5)),
-            samples_per_s=round(samples_per_step / median, 4))
+        result.update(step_time_s=time_summary(times),
+                      samples_per_s=round(samples_per_step / median, 4))
         if is_video:
             result['videos_per_s'] = round(batch_size / median, 4)
         if device.type == 'cuda':

@@ -1,8 +1,9 @@
 """What a step costs when it runs: FLOPs, bytes kept for backward, allocator peak, RSS."""
 import os
 import resource
+import statistics
 import time
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, List, Optional
 
 import torch
 
@@ -10,6 +11,24 @@ import torch
 def sync(device: torch.device):
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
+
+
+# -- time ---------------------------------------------------------------------
+def time_calls(fn: Callable[[], object], device: torch.device, calls: int) -> List[float]:
+    """Wall time of each of ``calls`` calls of ``fn()`` (seconds, device synchronised)."""
+    times = []
+    for _ in range(calls):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_summary(times: List[float]) -> dict:
+    return dict(median=round(statistics.median(times), 5), min=round(min(times), 5),
+                max=round(max(times), 5))
 
 
 # -- FLOPs ----------------------------------------------------------------------
@@ -75,6 +94,10 @@ def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
             storage = tensor.untyped_storage()
             seen[storage.data_ptr()] = storage.nbytes()
     return sum(seen.values())
+
+
+def optimizer_state_tensors(optimizer) -> list:
+    return [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)]
 
 
 def saved_for_backward_bytes(step: Callable[[], object], params) -> int:

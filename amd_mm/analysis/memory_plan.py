@@ -247,6 +247,9 @@ class StepPlanner:
         cfg: the config (teachers may keep random weights: only shapes matter).
         autocast_dtype: mixed precision of the step (None: fp32), with CUDA's rules.
         gpus (int): data-parallel processes; > 1 adds DDP's gradient buckets.
+
+    With ``optim_wrapper.accumulative_counts`` > 1 the step is planned with the
+    gradients of the window's earlier steps alive (the worst step of the window).
     """
 
     def __init__(self, cfg, autocast_dtype: Optional[torch.dtype] = None, gpus: int = 1):
@@ -265,9 +268,14 @@ class StepPlanner:
         self.teachers = teachers_of(self.model)
         for module in [self.model] + self.teachers:
             to_fake(module, self.mode)
-        with fake_step_context(self.mode, None):
+        with fake_step_context(self.mode, None):  # (the precision is the planner's own)
             self.optimizer = build_optim_wrapper(
-                self.model, optim_wrapper_cfg(cfg, cpu, self.notes)).optimizer
+                self.model, optim_wrapper_cfg(cfg, cpu, [])).optimizer
+        # in an accumulation window the gradients live from one step to the next
+        self.accumulation = int(cfg.optim_wrapper.get('accumulative_counts', 1))
+        if self.accumulation > 1:
+            self.notes.append(f'accumulative_counts={self.accumulation}: the gradients of the '
+                              "window's earlier steps are alive during each step")
         self.clip = clip_grad_of(cfg)
         self.teacher_bytes = sum(module_bytes(t) for t in self.teachers)
         self.trainable_bytes = module_bytes(self.model, trainable_only=True)
@@ -299,7 +307,7 @@ class StepPlanner:
 
             def step():
                 train_step(self.model, self.optimizer, inputs, samples, self.clip,
-                           self.autocast_dtype)
+                           self.autocast_dtype, free_grads=self.accumulation == 1)
 
             if not self._warm:  # the optimizer state exists from the second step on
                 step()
@@ -323,7 +331,7 @@ def measure_step_memory(cfg, batch_size: int, device: torch.device,
     applies the same CUDA autocast rules as the estimate."""
     from mmengine.optim import build_optim_wrapper
 
-    from .counters import allocator_peak_bytes, storage_bytes
+    from .counters import allocator_peak_bytes, optimizer_state_tensors, storage_bytes
     from .step import (build_model, clip_grad_of, input_geometry, optim_wrapper_cfg,
                        sample_inputs, synthetic_inputs, teachers_of, train_step)
     torch.manual_seed(0)
@@ -336,15 +344,17 @@ def measure_step_memory(cfg, batch_size: int, device: torch.device,
     inputs, samples = synthetic_inputs(shape, dtype, sample, batch_size, device)
     clip = clip_grad_of(cfg)
     rules = cuda_rules and autocast_dtype is not None and device.type == 'cpu'
+    free_grads = int(cfg.optim_wrapper.get('accumulative_counts', 1)) == 1
     with cuda_autocast_rules(rules):
         def step():
-            train_step(model, optimizer, inputs, samples, clip, autocast_dtype)
+            train_step(model, optimizer, inputs, samples, clip, autocast_dtype, free_grads)
 
         step()  # the optimizer state exists from the second step on
         teachers = teachers_of(model)
-        state = [*model.parameters(), *model.buffers(), inputs,
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        state = [*model.parameters(), *model.buffers(), inputs, *grads,
                  *[t for teacher in teachers for t in (*teacher.parameters(), *teacher.buffers())],
-                 *[v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]]
+                 *optimizer_state_tensors(optimizer)]
         before = storage_bytes(state)
         if device.type == 'cuda':
             before = torch.cuda.memory_allocated(device)

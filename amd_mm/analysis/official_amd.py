@@ -30,8 +30,7 @@ import os
 import os.path as osp
 import statistics
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from types import SimpleNamespace
 from typing import List, Optional, Sequence
@@ -147,7 +146,6 @@ class OfficialSettings:
     weight_decay: float = 0.05
     betas: Sequence[float] = (0.9, 0.95)
     clip_grad: Optional[float] = 0.02
-    notes: List[str] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, cfg, model=None) -> 'OfficialSettings':
@@ -323,44 +321,49 @@ class OfficialPlanner:
         return largest_batch(self.estimate, memory, self.settings.videos)
 
 
-def time_official_steps(root: str, settings: OfficialSettings, device: torch.device,
-                        iters: int, warmup: int,
-                        autocast_dtype: Optional[torch.dtype] = torch.float16) -> dict:
-    """Run the official step for real on ``device``: step times, samples/s and (on CUDA)
-    ``max_memory_allocated``. Random weights."""
-    from .counters import sync
+def build_real(root: str, settings: OfficialSettings, device: torch.device,
+               foreach: Optional[bool] = None):
+    """``(student, teacher, optimizer, videos, masks)`` of the official step on ``device``
+    at ``settings`` (random weights and a random batch)."""
     torch.manual_seed(0)
     modules = import_official(root)
     student, teacher = build_official(modules, settings)
     student.to(device)
     teacher.to(device)
+    # the generators' mask tokens are a plain list: .to() does not move them
     student.generator_mask_tokens = [nn.Parameter(p.detach().to(device))
                                      for p in student.generator_mask_tokens]
-    optimizer = build_optimizer(modules, student, settings)
+    optimizer = build_optimizer(modules, student, settings, foreach)
     clips = settings.videos * settings.views
-    gen = torch.Generator().manual_seed(0)
     videos = torch.randn(clips, 3, settings.num_frames, settings.img_size, settings.img_size,
-                         generator=gen).to(device)
-    masks = tube_masks(settings, clips, device=device)
+                         device=device)
+    return student, teacher, optimizer, videos, tube_masks(settings, clips, device=device)
+
+
+def time_official_steps(root: str, settings: OfficialSettings, device: torch.device,
+                        iters: int, warmup: int,
+                        autocast_dtype: Optional[torch.dtype] = torch.float16) -> dict:
+    """Run the official step for real on ``device``: step times, samples/s and (on CUDA)
+    ``max_memory_allocated`` over the timed steps. Random weights."""
+    from .counters import sync, time_calls, time_summary
+    student, teacher, optimizer, videos, masks = build_real(root, settings, device)
+    losses = []
+
+    def step():
+        losses.append(official_train_step(student, teacher, optimizer, videos, masks, settings,
+                                          autocast_dtype))
+
     for _ in range(warmup):
-        official_train_step(student, teacher, optimizer, videos, masks, settings, autocast_dtype)
+        step()
     sync(device)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(iters):
-        sync(device)
-        start = time.perf_counter()
-        loss = official_train_step(student, teacher, optimizer, videos, masks, settings,
-                                   autocast_dtype)
-        sync(device)
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    result = dict(step_time_s=dict(median=round(median, 5), min=round(min(times), 5),
-                                   max=round(max(times), 5)),
-                  samples_per_s=round(clips / median, 4), samples_per_step=clips,
+    times = time_calls(step, device, iters)
+    result = dict(step_time_s=time_summary(times),
+                  samples_per_s=round(len(videos) / statistics.median(times), 4),
+                  samples_per_step=len(videos),
                   autocast=str(autocast_dtype).replace('torch.', '') if autocast_dtype else 'fp32',
-                  loss=float(loss))
+                  loss=float(losses[-1]))
     if device.type == 'cuda':
         result['peak_memory_mb'] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return result
@@ -374,20 +377,9 @@ def measure_official_memory(root: str, settings: OfficialSettings, device: torch
     optimizer state, the previous step's gradients, the batch) plus the allocator's peak
     during it. Random weights. ``foreach=True``: AdamW as torch runs it on CUDA (also on
     the CPU, where it would otherwise loop over tensors)."""
-    from .counters import allocator_peak_bytes, storage_bytes
+    from .counters import allocator_peak_bytes, optimizer_state_tensors, storage_bytes
     from .memory_plan import cuda_autocast_rules
-    torch.manual_seed(0)
-    modules = import_official(root)
-    student, teacher = build_official(modules, settings)
-    student.to(device)
-    teacher.to(device)
-    student.generator_mask_tokens = [nn.Parameter(p.detach().to(device))
-                                     for p in student.generator_mask_tokens]
-    optimizer = build_optimizer(modules, student, settings, foreach)
-    clips = settings.videos * settings.views
-    videos = torch.randn(clips, 3, settings.num_frames, settings.img_size, settings.img_size,
-                         device=device)
-    masks = tube_masks(settings, clips, device=device)
+    student, teacher, optimizer, videos, masks = build_real(root, settings, device, foreach)
     rules = cuda_rules and autocast_dtype is not None and device.type == 'cpu'
     with cuda_autocast_rules(rules):
         def step():
@@ -397,10 +389,9 @@ def measure_official_memory(root: str, settings: OfficialSettings, device: torch
         step()  # optimizer state
         optimizer.zero_grad()  # the first measured call then frees nothing it did not make
         state = [*student.parameters(), *student.buffers(), *teacher.parameters(),
-                 *teacher.buffers(), videos, *masks,
-                 *[v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]]
+                 *teacher.buffers(), videos, *masks, *optimizer_state_tensors(optimizer)]
         before = (torch.cuda.memory_allocated(device) if device.type == 'cuda'
                   else storage_bytes(state))
         growth = allocator_peak_bytes(step, device, calls=2)
-    return dict(batch_size=settings.videos, samples=clips, state_bytes=before,
+    return dict(batch_size=settings.videos, samples=len(videos), state_bytes=before,
                 step_growth_bytes=growth, peak_bytes=before + growth)

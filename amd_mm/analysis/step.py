@@ -176,12 +176,14 @@ def clip_grad_of(cfg) -> Optional[dict]:
 
 
 def train_step(model, optimizer, inputs, data_samples, clip_grad: Optional[dict] = None,
-               autocast_dtype: Optional[torch.dtype] = None):
+               autocast_dtype: Optional[torch.dtype] = None, free_grads: bool = True):
     """Forward (losses), backward, gradient clipping, update, gradients freed: what
     ``OptimWrapper.update_params`` does after the data preprocessor, without the
     logging that reads values (so it also runs on fake tensors). ``autocast_dtype``
     runs the forward under autocast as ``AmpOptimWrapper`` does (its grad scaler, a
-    few scalars, is left out)."""
+    few scalars, is left out). ``free_grads=False`` keeps the gradients, as between
+    the steps of a gradient accumulation window (``accumulative_counts`` > 1): the
+    next step's forward runs with them alive and its backward adds to them."""
     amp = (torch.autocast(inputs.device.type, dtype=autocast_dtype)
            if autocast_dtype is not None else contextlib.nullcontext())
     with amp:
@@ -192,5 +194,6 @@ def train_step(model, optimizer, inputs, data_samples, clip_grad: Optional[dict]
         params = [p for group in optimizer.param_groups for p in group['params']]
         torch.nn.utils.clip_grad_norm_(params, **clip_grad)
     optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    if free_grads:
+        optimizer.zero_grad(set_to_none=True)
     return losses
