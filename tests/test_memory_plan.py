@@ -31,6 +31,7 @@ def tiny_cfg(config, **options):
     ('configs/tiny/amd_video_tiny.py', None, False),
     ('configs/tiny/amd_video_tiny.py', torch.bfloat16, False),
     ('configs/tiny/amd_image_tiny.py', None, True),
+    ('configs/tiny/maskdistill_image_tiny.py', None, False),  # block masks, full-view teacher
 ])
 def test_estimate_is_within_15_percent_of_the_measured_peak(planning, config, dtype, with_cp):
     memory_plan, step = planning
@@ -48,7 +49,8 @@ def test_estimate_is_within_15_percent_of_the_measured_peak(planning, config, dt
     assert estimate.parts['frozen_teacher'] == sum(
         t.numel() * t.element_size() for t in (*teacher.parameters(), *teacher.buffers()))
     trainable = sum(p.numel() * 4 for p in model.parameters() if p.requires_grad)
-    assert estimate.parts['optimizer_state'] >= 2 * trainable  # AdamW's two moments
+    # AdamW's two moments (and step counts) of the parameters that get gradients
+    assert 0.95 <= estimate.parts['optimizer_state'] / (2 * trainable) <= 1.05
     shape, _, _ = step.sample_inputs(model, cfg, step.input_geometry(cfg))
     assert estimate.parts['inputs'] == batch * torch.Size(shape).numel() * 4
     assert estimate.parts['activations'] > 0 and estimate.parts['ddp_buckets'] == 0

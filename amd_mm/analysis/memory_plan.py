@@ -120,6 +120,20 @@ def to_fake(module: nn.Module, mode) -> nn.Module:
     return module
 
 
+def sample_masks_for_real(mask_generator: nn.Module):
+    """Let ``mask_generator`` draw its masks on real tensors inside a fake step: it samples
+    index sets (block masks read their values while they grow), and only their sizes,
+    which are fixed, matter to the step. Set on this instance only."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    forward = mask_generator.forward
+
+    def real_forward(*args, **kwargs):
+        with unset_fake_temporarily():
+            return forward(*args, **kwargs)
+
+    mask_generator.forward = real_forward
+
+
 def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
     """Bytes of ``tensors`` (each counted in full; for tensors that share no storage)."""
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -268,6 +282,7 @@ class StepPlanner:
         self.teachers = teachers_of(self.model)
         for module in [self.model] + self.teachers:
             to_fake(module, self.mode)
+        sample_masks_for_real(self.model.mask_generator)
         with fake_step_context(self.mode, None):  # (the precision is the planner's own)
             self.optimizer = build_optim_wrapper(
                 self.model, optim_wrapper_cfg(cfg, cpu, [])).optimizer
