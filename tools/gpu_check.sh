@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The first run on a GPU, in one command (about 5 minutes on one GPU):
+# The first run on a GPU, in one command (meant to take under 8 minutes on one GPU):
 #
 #   bash tools/gpu_check.sh [--out DIR] [--official DIR] [--iters N] [--dry-run | --cpu-smoke]
 #

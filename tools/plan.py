@@ -227,18 +227,21 @@ def report(result: dict) -> str:
 
 
 def markdown_row(result: dict) -> str:
+    """A row of the README's scaling table: config, batch x views, peak (with
+    checkpointing), fits at the config's batch and largest batch per memory class, and
+    the reference batch as GPUs x batch x accumulation (GiB; '-' where not searched)."""
     fits = result.get('fits', [])
-    largest = ', '.join(f"{r['gpu_memory']:g}: {r['largest_batch']} ({r['largest_batch_with_cp']})"
-                        for r in fits)
-    acc = fits[0].get('accumulation_at_config_batch', '-') if fits else '-'
-    official = result.get('official')
-    return (f"| `{osp.basename(result['config'])}` | {result['dtype']} | {result['batch_size']} x "
-            f"{result['views']} | {result['estimate']['peak'] / 1024:.1f} | "
-            + (f"{result['estimate_with_cp']['peak'] / 1024:.1f} | " if 'estimate_with_cp' in result
-               else '- | ')
-            + (f"{official['estimate']['peak'] / 1024:.1f} ({official['amd_mm_over_official']:.2f}) | "
-               if official else '- | ')
-            + f"{largest} | {result['gpus']} x {result['batch_size']} x {acc} |")
+    gib = lambda mib: f'{mib / 1024:.1f}'  # noqa: E731
+    cp = result.get('estimate_with_cp')
+    fit = ' / '.join('yes' if r['fits_config_batch'] else '**no**' for r in fits) or '-'
+    largest = ' / '.join(f"{r['largest_batch']} ({r['largest_batch_with_cp']})"
+                         for r in fits) or '-'
+    base, gpus, batch = result.get('reference_batch'), result['gpus'], result['batch_size']
+    reference = (f'{base} = {gpus} x {batch} x {max(1, math.ceil(base / (gpus * batch)))}'
+                 if base else '-')
+    return (f"| `{osp.basename(result['config'])}` | {batch} x {result['views']} | "
+            f"{gib(result['estimate']['peak'])} ({gib(cp['peak']) if cp else '-'}) | {fit} | "
+            f'{largest} | {reference} |')
 
 
 def main(argv=None):
