@@ -184,3 +184,17 @@ def test_accumulation_keeps_the_gradients_alive_in_the_plan_and_the_measurement(
     assert estimate.peak > base.peak and planner.notes
     measured = memory_plan.measure_step_memory(accumulating, 8, torch.device('cpu'))
     assert abs(estimate.peak / measured['peak_bytes'] - 1) <= TOLERANCE
+
+
+def test_fine_tuning_configs_plan_too(planning):
+    """A toolbox classifier (no masks, no teacher): same estimate and measurement; its
+    backbone takes with_cp when built, so the planner does not switch it."""
+    memory_plan, _ = planning
+    cfg = tiny_cfg('configs/tiny/finetune_image_tiny.py')
+    planner = memory_plan.StepPlanner(cfg)
+    estimate = planner.estimate(8)
+    measured = memory_plan.measure_step_memory(cfg, 8, torch.device('cpu'))
+    assert abs(estimate.peak / measured['peak_bytes'] - 1) <= TOLERANCE
+    assert estimate.parts['frozen_teacher'] == 0 and not planner.supports_cp
+    with pytest.raises(ValueError, match='model.backbone.with_cp=True'):
+        planner.estimate(8, with_cp=True)

@@ -11,7 +11,8 @@ Prints the peak memory of one step at the config's per-GPU batch (videos x views
 into parameters, frozen teacher, gradients, optimizer state, activations, temporaries,
 the batch and DDP's gradient buckets; the largest per-GPU batch that fits each
 ``--gpu-memory`` (GiB, less ``--headroom``) with and without activation checkpointing of
-the student's blocks (``backbone.with_cp``); and the gradient accumulation that keeps
+the student's blocks (``backbone.with_cp`` of amd_mm's masked encoders; other backbones,
+e.g. of fine-tuning configs, take it in the config); and the gradient accumulation that keeps
 the config's reference batch (``auto_scale_lr.base_batch_size``, e.g. the official 512
 videos per step) at that batch.
 
@@ -133,7 +134,7 @@ def plan(args) -> dict:
                   views=views, samples_per_step=batch * views, with_cp=args.with_cp,
                   teacher_dtype=args.teacher_dtype, unit='MiB', estimate=main.as_dict(),
                   reference_batch=base, headroom=args.headroom)
-    if not args.with_cp:
+    if not args.with_cp and planner.supports_cp:
         result['estimate_with_cp'] = planner.estimate(batch, True).as_dict()
     if not args.no_search:
         fits = []
@@ -142,6 +143,8 @@ def plan(args) -> dict:
             row = dict(gpu_memory=memory, usable_gib=round(usable / GiB, 2),
                        fits_config_batch=main.peak <= usable)
             for key, cp in (('largest_batch', False), ('largest_batch_with_cp', True)):
+                if cp and not planner.supports_cp:
+                    continue
                 largest, _ = planner.largest_batch(usable, cp)
                 row[key] = largest
                 if base and largest:
@@ -206,10 +209,11 @@ def report(result: dict) -> str:
         if result.get('reference_batch'):
             acc = (f"; accumulation to {result['reference_batch']} per step: "
                    f"{row.get('accumulation_at_config_batch')} at the config's batch")
+        cp = (f" ({row['largest_batch_with_cp']} with checkpointing)"
+              if 'largest_batch_with_cp' in row else '')
         lines.append(f"  {row['gpu_memory']:g} GiB GPU ({row['usable_gib']:g} usable): config batch "
                      f"{'fits' if row['fits_config_batch'] else 'does NOT fit'}; largest batch "
-                     f"{row['largest_batch']} ({row['largest_batch_with_cp']} with checkpointing)"
-                     + acc)
+                     f"{row['largest_batch']}{cp}" + acc)
     if 'official' in result:
         off = result['official']
         lines.append(f"  official AMD step: {size(off['estimate']['peak'])}; amd_mm / official "
@@ -234,7 +238,7 @@ def markdown_row(result: dict) -> str:
     gib = lambda mib: f'{mib / 1024:.1f}'  # noqa: E731
     cp = result.get('estimate_with_cp')
     fit = ' / '.join('yes' if r['fits_config_batch'] else '**no**' for r in fits) or '-'
-    largest = ' / '.join(f"{r['largest_batch']} ({r['largest_batch_with_cp']})"
+    largest = ' / '.join(f"{r['largest_batch']} ({r.get('largest_batch_with_cp', '-')})"
                          for r in fits) or '-'
     base, gpus, batch = result.get('reference_batch'), result['gpus'], result['batch_size']
     reference = (f'{base} = {gpus} x {batch} x {max(1, math.ceil(base / (gpus * batch)))}'

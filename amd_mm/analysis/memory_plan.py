@@ -282,7 +282,8 @@ class StepPlanner:
         self.teachers = teachers_of(self.model)
         for module in [self.model] + self.teachers:
             to_fake(module, self.mode)
-        sample_masks_for_real(self.model.mask_generator)
+        if hasattr(self.model, 'mask_generator'):
+            sample_masks_for_real(self.model.mask_generator)
         with fake_step_context(self.mode, None):  # (the precision is the planner's own)
             self.optimizer = build_optim_wrapper(
                 self.model, optim_wrapper_cfg(cfg, cpu, [])).optimizer
@@ -302,8 +303,19 @@ class StepPlanner:
     def views(self) -> int:
         return self.geometry.views
 
+    @property
+    def supports_cp(self) -> bool:
+        """amd_mm's masked encoders read ``with_cp`` at every forward, so it can be
+        switched here; other backbones take it at build time (set it in the config)."""
+        return hasattr(self.model.backbone, 'forward_masked')
+
     def set_with_cp(self, enabled: bool):
         """Activation checkpointing of the student's blocks (``backbone.with_cp``)."""
+        if not self.supports_cp:
+            if enabled:
+                raise ValueError(f'{type(self.model.backbone).__name__} takes with_cp when it is '
+                                 'built: plan with --cfg-options model.backbone.with_cp=True')
+            return
         self.model.backbone.with_cp = bool(enabled)
 
     def estimate(self, batch_size: int, with_cp: bool = False) -> StepMemory:
@@ -350,7 +362,7 @@ def measure_step_memory(cfg, batch_size: int, device: torch.device,
     from .step import (build_model, clip_grad_of, input_geometry, optim_wrapper_cfg,
                        sample_inputs, synthetic_inputs, teachers_of, train_step)
     torch.manual_seed(0)
-    model = build_model(cfg, device)
+    model = build_model(cfg, device, init_weights=False)  # (no pretrained files needed)
     if hasattr(model.backbone, 'with_cp'):
         model.backbone.with_cp = with_cp
     geometry = input_geometry(cfg)
