@@ -54,7 +54,7 @@ def cuda_autocast_rules(enabled: bool = True):
     if not enabled:
         yield
         return
-    lib = torch.library.Library('aten', 'IMPL')  # noqa: TOR901  (only for this block)
+    lib = torch.library.Library('aten', 'IMPL')  # removed again below
     ops = []
     try:
         for name in CUDA_FLOAT32_OPS:
