@@ -2,8 +2,10 @@
 """Time full training steps of an amd_mm config and print one JSON line.
 
     python tools/benchmark.py CONFIG [--iters N] [--warmup K] [--threads T] [--device cpu|cuda]
-                              [--teacher-checkpoint PATH] [--no-flops] [--matmul-peak]
+                              [--amp bf16|fp16] [--teacher-checkpoint PATH] [--no-flops]
+                              [--matmul-peak [--peak-dtype fp32|bf16|fp16]]
                               [--dataloader [--batches N] [--num-workers W]]
+                              [--official [DIR] [--official-dtype fp16|bf16|fp32]]
                               [--cfg-options key=value ...]
 
 A step is what the runner does per iteration: ``model.train_step(data, optim_wrapper)``
@@ -23,28 +25,39 @@ difference; ``torch.cuda.max_memory_allocated`` on GPU), FLOPs of one full step
 matmuls, convolutions and attention), the achieved GFLOP/s and the losses of the last
 step, and ``saved_for_backward_mb``: the bytes autograd keeps for the backward pass in
 one step (activations; parameters excluded, storages counted once), the memory that
-grows with the batch and dominates on GPUs. ``--matmul-peak`` adds the machine's fp32 2048 x 2048 matmul GFLOP/s (same
-threads) and the fraction of it the step reaches. ``--dataloader`` also times the real
-``train_dataloader`` (samples/s, clips/s and the same per worker), separately from the steps.
+grows with the batch and dominates on GPUs. ``--matmul-peak`` adds the machine's matmul
+GFLOP/s in ``--peak-dtype`` (same threads) and the fraction of it the step reaches.
+``--amp`` trains under ``AmpOptimWrapper`` in bf16 or fp16 (CUDA). ``--official [DIR]``
+also times the official MCG-NJU/AMD step at the same settings (video configs; DIR or
+``$AMD_OFFICIAL_ROOT`` is an export of its repository, imported at run time) under its own
+autocast (fp16, ``--official-dtype``), with its max allocated memory on GPUs and the
+speed-up of amd_mm's step over it. ``--dataloader`` also
+times the real ``train_dataloader`` (samples/s, clips/s and the same per worker),
+separately from the steps.
+
+The reusable pieces (input geometry, synthetic batches, counters) live in
+``amd_mm.analysis``; this file is the command line around them.
 """
 import argparse
 import contextlib
 import json
-import os
 import os.path as osp
-import resource
 import statistics
 import sys
 import time
-from functools import partial
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
-from amd_mm.utils.cli import load_config, run_main  # noqa: E402
+from amd_mm.analysis.counters import (current_rss_mb, flop_counter,  # noqa: E402
+                                      matmul_peak_gflops, peak_rss_mb, saved_for_backward_bytes,
+                                      sync, time_calls, time_summary)
+from amd_mm.analysis.step import (DTYPES, build_model_and_optim_wrapper, input_geometry,  # noqa: E402
+                                  load_step_config, make_batch)
+from amd_mm.utils.cli import run_main  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -58,9 +71,15 @@ def parse_args(argv=None):
     parser.add_argument('--teacher-checkpoint', default=None,
                         help='teacher weights (default: random, checkpoint=None)')
     parser.add_argument('--no-flops', action='store_true', help='skip the FLOP-counted step')
+    parser.add_argument('--amp', choices=['bf16', 'fp16'], default=None,
+                        help='train under AmpOptimWrapper in this dtype (CUDA only; on CPU the '
+                        'step falls back to fp32 with a note)')
     parser.add_argument('--matmul-peak', action='store_true',
-                        help='also measure this machine\'s fp32 2048x2048 matmul GFLOP/s with the '
-                        'same threads, and the fraction of it the step achieves')
+                        help='also measure this machine\'s matmul GFLOP/s (2048x2048 on CPU, '
+                        '8192x8192 on GPU) with the same threads, and the fraction of it the '
+                        'step achieves')
+    parser.add_argument('--peak-dtype', choices=['fp32', 'bf16', 'fp16'], default='fp32',
+                        help='dtype of the --matmul-peak matmul (default fp32)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--dataloader', action='store_true',
                         help='also time the real train_dataloader')
@@ -68,185 +87,28 @@ def parse_args(argv=None):
                         help='dataloader batches to time (after one untimed batch)')
     parser.add_argument('--num-workers', type=int, default=None,
                         help='override train_dataloader.num_workers for --dataloader')
+    parser.add_argument('--official', nargs='?', const='', default=None, metavar='DIR',
+                        help='also time the official AMD step (DIR or $AMD_OFFICIAL_ROOT)')
+    parser.add_argument('--official-dtype', choices=['fp16', 'bf16', 'fp32'], default='fp16',
+                        help='autocast dtype of the official step (default fp16, as its code)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_dataloader.batch_size=8')
     return parser.parse_args(argv)
 
 
-# -- config ----------------------------------------------------------------
-def load_bench_config(args) -> Config:
-    """The config with every teacher checkpoint None (random teachers) unless
-    ``--cfg-options`` / ``--teacher-checkpoint`` name one."""
-    cfg = load_config(args.config)
-    model = cfg.model
-    if model.get('teacher'):
-        model.teacher.checkpoint = None
-    for extra in model.get('extra_teachers', []) or []:
-        if extra.get('teacher'):
-            extra.teacher.checkpoint = None
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.teacher_checkpoint:
-        if not cfg.model.get('teacher'):
-            raise SystemExit('--teacher-checkpoint: the config has no model.teacher')
-        cfg.model.teacher.checkpoint = args.teacher_checkpoint
+def load_bench_config(args):
+    """The config with random teachers (unless asked for) and, with ``--amp``, trained
+    under ``AmpOptimWrapper`` in that dtype."""
+    cfg = load_step_config(args.config, args.cfg_options, args.teacher_checkpoint)
+    if args.amp:
+        optim = cfg.optim_wrapper
+        optim.type = 'AmpOptimWrapper'
+        optim.dtype = {'bf16': 'bfloat16', 'fp16': 'float16'}[args.amp]
     return cfg
 
 
-def find_transform(pipeline, name):
-    for step in pipeline or []:
-        if step.get('type') == name:
-            return step
-        found = find_transform(step.get('transforms'), name)
-        if found is not None:
-            return found
-    return None
-
-
-def input_geometry(cfg):
-    """``(is_video, views, frames, height, width)`` of one sample after the pipeline."""
-    backbone = cfg.model.get('backbone', {})
-    size = backbone.get('img_size', 224)
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    dataset = cfg.train_dataloader.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset.dataset
-    pipeline = dataset.get('pipeline', [])
-    fmt = find_transform(pipeline, 'FormatShape')
-    is_video = cfg.get('default_scope') == 'mmaction' or (
-        fmt is not None and fmt.get('input_format') == 'NCTHW')
-    if not is_video:
-        return False, 1, 1, h, w
-    repeat = find_transform(pipeline, 'RepeatAugment')
-    views = int(repeat.get('num_repeats', 4)) if repeat is not None else 1
-    sample = find_transform(pipeline, 'SampleFrames')
-    views *= int(sample.get('num_clips', 1)) if sample is not None else 1
-    return True, views, int(backbone.get('num_frames', 16)), h, w
-
-
-# -- synthetic data -----------------------------------------------------------
-def make_batch(cfg, geometry, batch_size, seed):
-    """One collated batch as the config's dataloader would give it."""
-    from mmengine.registry import FUNCTIONS
-    is_video, views, t, h, w = geometry
-    gen = torch.Generator().manual_seed(seed)
-    items = []
-    for _ in range(batch_size):
-        if is_video:
-            from mmaction.structures import ActionDataSample
-            inputs = torch.randint(0, 256, (views, 3, t, h, w), generator=gen, dtype=torch.uint8)
-            sample = ActionDataSample().set_gt_label(0)
-            sample.set_metainfo(dict(img_shape=(h, w), filename='synthetic.mp4'))
-        else:
-            from mmpretrain.structures import DataSample
-            inputs = torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8)
-            sample = DataSample().set_gt_label(0)
-            sample.set_metainfo(dict(img_shape=(h, w), img_path='synthetic.png'))
-        items.append(dict(inputs=inputs, data_samples=sample))
-    collate_cfg = dict(cfg.train_dataloader.get('collate_fn', dict(type='pseudo_collate')))
-    collate = FUNCTIONS.get(collate_cfg.pop('type'))
-    return partial(collate, **collate_cfg)(items)
-
-
-# -- memory --------------------------------------------------------------------
-def current_rss_mb() -> float:
-    try:
-        import psutil
-        return psutil.Process().memory_info().rss / 2**20
-    except ImportError:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-# -- FLOPs ----------------------------------------------------------------------
-def flop_counter():
-    """``FlopCounterMode`` that also counts the CPU fused-attention kernels (torch counts
-    only the CUDA ones), so fused and explicit attention are counted alike."""
-    from torch.utils import flop_counter as fc
-    aten = torch.ops.aten
-    mapping = {}
-
-    def fwd(query, key, value, *args, out_shape=None, **kwargs):
-        return fc.sdpa_flop_count(query, key, value)
-
-    def bwd(grad_out, query, key, value, *args, out_shape=None, **kwargs):
-        return fc.sdpa_backward_flop_count(grad_out, query, key, value)
-
-    for name, fn in (('_scaled_dot_product_flash_attention_for_cpu', fwd),
-                     ('_scaled_dot_product_flash_attention_for_cpu_backward', bwd)):
-        op = getattr(aten, name, None)
-        if op is not None and op not in getattr(fc, "flop_registry", {}):
-            mapping[op] = fn
-    return fc.FlopCounterMode(display=False, custom_mapping=mapping)
-
-
-def saved_for_backward_bytes(step, params) -> int:
-    """Bytes of the distinct storages autograd saves for backward during ``step()``,
-    leaving out ``params`` (weights saved by linear layers are not activations)."""
-    skip = {p.untyped_storage().data_ptr() for p in params}
-    seen = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in skip and storage.device.type != 'meta':
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        step()
-    return sum(seen.values())
-
-
-def matmul_peak_gflops(device, size=2048, reps=20) -> float:
-    """Best-of-``reps`` fp32 ``size x size`` matmul throughput (GFLOP/s)."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
-    for _ in range(3):
-        a @ b
-    best = float('inf')
-    for _ in range(reps):
-        sync(device)
-        start = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best / 1e9
-
-
-# -- the measurement --------------------------------------------------------------
-def build(cfg, device, notes):
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import MODELS, init_default_scope
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.to(device)
-    model.train()
-    optim_cfg = cfg.optim_wrapper.copy()
-    if optim_cfg.get('type') == 'AmpOptimWrapper' and device.type != 'cuda':
-        optim_cfg.type = 'OptimWrapper'
-        for key in ('loss_scale', 'dtype', 'use_fsdp'):
-            optim_cfg.pop(key, None)
-        notes.append('AmpOptimWrapper needs CUDA: fell back to OptimWrapper (fp32)')
-    if optim_cfg.get('accumulative_counts', 1) != 1:
-        notes.append(f"accumulative_counts={optim_cfg.accumulative_counts} set to 1: every "
-                     'timed step updates the weights')
-        optim_cfg.accumulative_counts = 1
-    optim_wrapper = build_optim_wrapper(model, optim_cfg)
-    return model, optim_wrapper
-
-
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
-    times, log_vars, flops = [], {}, None
+    log_vars, flops = {}, None
     for _ in range(warmup):
         log_vars = model.train_step(data, optim_wrapper)
     sync(device)
@@ -262,12 +124,11 @@ def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
     sync(device)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(iters):
-        sync(device)
-        start = time.perf_counter()
-        log_vars = model.train_step(data, optim_wrapper)
-        sync(device)
-        times.append(time.perf_counter() - start)
+
+    def step():
+        log_vars.update(model.train_step(data, optim_wrapper))
+
+    times = time_calls(step, device, iters)
     return times, flops, saved, {k: float(v) for k, v in log_vars.items()}
 
 
@@ -305,6 +166,19 @@ def measure_dataloader(cfg, args, views):
                 note='per worker: divided by max(1, num_workers); 0 workers: the main process')
 
 
+def measure_official(cfg, args, device) -> dict:
+    from amd_mm.analysis.official_amd import (OfficialSettings, official_root,
+                                              time_official_steps)
+    root = official_root(args.official or None)
+    if root is None:
+        raise FileNotFoundError('--official: no export of MCG-NJU/AMD given and '
+                                '$AMD_OFFICIAL_ROOT is not set')
+    settings = OfficialSettings.from_config(cfg)
+    result = time_official_steps(root, settings, device, max(1, args.iters), args.warmup,
+                                 DTYPES[args.official_dtype])
+    return dict(root=root, **result)
+
+
 def main(argv=None):
     args = parse_args(argv)
     # the one JSON line is the only thing on stdout: logs go to stderr, INFO is muted
@@ -335,12 +209,13 @@ def measure(args) -> dict:
                   sample_unit='clip' if is_video else 'image',
                   teacher_checkpoint=cfg.model.get('teacher', {}).get('checkpoint')
                   if cfg.model.get('teacher') else None,
-                  iters=args.iters, warmup=args.warmup, cfg_options=args.cfg_options or {})
+                  iters=args.iters, warmup=args.warmup, amp=args.amp,
+                  cfg_options=args.cfg_options or {})
     if device.type == 'cuda':
         result['device_name'] = torch.cuda.get_device_name(device)
 
     if args.iters > 0:
-        model, optim_wrapper = build(cfg, device, notes)
+        model, optim_wrapper = build_model_and_optim_wrapper(cfg, device, notes)
         data = make_batch(cfg, geometry, batch_size, args.seed)
         result['optim_wrapper'] = type(optim_wrapper).__name__
         opt = optim_wrapper.optimizer
@@ -354,10 +229,8 @@ def measure(args) -> dict:
         times, flops, saved, losses = run_steps(model, optim_wrapper, data, device, args.iters,
                                          args.warmup, not args.no_flops)
         median = statistics.median(times)
-        result.update(
-            step_time_s=dict(median=round(median, 5), min=round(min(times), 5),
-                             max=round(max(times), 5)),
-            samples_per_s=round(samples_per_step / median, 4))
+        result.update(step_time_s=time_summary(times),
+                      samples_per_s=round(samples_per_step / median, 4))
         if is_video:
             result['videos_per_s'] = round(batch_size / median, 4)
         if device.type == 'cuda':
@@ -375,10 +248,16 @@ def measure(args) -> dict:
             result['gflops_per_s'] = round(flops / median / 1e9, 3)
         result['losses'] = losses
     if args.matmul_peak:
-        peak = matmul_peak_gflops(device)
+        peak = matmul_peak_gflops(device, dtype=DTYPES[args.peak_dtype] or torch.float32)
         result['matmul_peak_gflops'] = round(peak, 2)
+        result['matmul_peak_dtype'] = args.peak_dtype
         if 'gflops_per_s' in result:
             result['fraction_of_matmul_peak'] = round(result['gflops_per_s'] / peak, 4)
+    if args.official is not None:
+        result['official'] = measure_official(cfg, args, device)
+        if 'samples_per_s' in result:
+            result['speedup_over_official'] = round(
+                result['samples_per_s'] / result['official']['samples_per_s'], 4)
     if args.dataloader:
         result['dataloader'] = measure_dataloader(cfg, args, views)
     if notes:

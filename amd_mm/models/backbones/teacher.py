@@ -1,4 +1,5 @@
 """The frozen teacher: a toolbox ViT loaded from a checkpoint, run on teacher-visible tokens."""
+import contextlib
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
@@ -48,8 +49,12 @@ class FrozenTeacher(BaseModule):
         prefix (str, optional): key prefix of the encoder in the checkpoint,
             e.g. ``'backbone.'`` for mmpretrain / amd_mm checkpoints. None detects
             ``backbone.`` or takes the keys as they are.
-        dtype (str, optional): run the teacher under autocast in this dtype
-            (``'bfloat16'`` / ``'float16'``) on devices that support it.
+        dtype (str, optional): ``'bfloat16'`` / ``'float16'``: the weights of the
+            teacher's linear and convolution layers are stored in this dtype (half
+            the memory of float32; norms stay float32) and the teacher runs under
+            autocast in it. None (default): float32 weights; the teacher runs in the
+            precision of the surrounding step (fp32, or the ``AmpOptimWrapper``'s
+            autocast dtype).
     """
 
     def __init__(self,
@@ -76,6 +81,21 @@ class FrozenTeacher(BaseModule):
         self._is_init = True  # the runner's init_weights() must not overwrite the weights
         self.requires_grad_(False)
         self.eval()
+        if self.dtype is not None:
+            self._store_weights_in(self.dtype)
+
+    def _store_weights_in(self, dtype: torch.dtype):
+        """Linear and convolution weights in ``dtype``: autocast would cast them to it
+        for every matmul anyway, so the results are the same and the copies are saved."""
+        for module in self.backbone.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+                module.to(dtype)
+
+    def _precision(self, inputs: torch.Tensor):
+        """Autocast in ``dtype`` if set; otherwise whatever the caller runs under."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(inputs.device.type, dtype=self.dtype)
 
     def compile_blocks(self, options: Optional[dict] = None):
         """Compile the encoder's blocks with inductor ``freezing`` (weights folded in as
@@ -155,8 +175,7 @@ class FrozenTeacher(BaseModule):
         """
         ids = ids_student if ids_teacher_only is None else torch.cat([ids_student, ids_teacher_only], dim=1)
         n_s = ids_student.shape[1]
-        use_amp = self.dtype is not None and inputs.device.type in ('cuda', 'cpu')
-        with torch.autocast(inputs.device.type, dtype=self.dtype or torch.float32, enabled=use_amp):
+        with self._precision(inputs):
             _, feats = self.backbone.forward_masked(
                 inputs, ids, out_layers=layers, stop_after=max(layers), final_norm=False)
         feats = [f.float() for f in feats]
@@ -188,8 +207,7 @@ class FrameTeacher(FrozenTeacher):
             raise ValueError(f'FrameTeacher expects clips (B, C, T, H, W), got {tuple(inputs.shape)}')
         b = inputs.shape[0]
         frames = inputs[:, :, ::self.tubelet_size].transpose(1, 2).flatten(0, 1)  # (B*T', C, H, W)
-        use_amp = self.dtype is not None
-        with torch.autocast(inputs.device.type, dtype=self.dtype or torch.float32, enabled=use_amp):
+        with self._precision(frames):
             _, feats = self.backbone.forward_masked(frames, None, out_layers=layers,
                                                     stop_after=max(layers), final_norm=False)
         feats = [f.float().reshape(b, -1, f.shape[-1]) for f in feats]  # (B, T' * H * W, C)
