@@ -172,7 +172,7 @@ def run_tool_in_process(script, *args, check=True):
     import importlib.util
     import io
 
-    from amd_mm.utils.cli import run_main
+    from amd_mm.tools_lib.cli import run_main
     path = osp.join(ROOT, script)
     spec = importlib.util.spec_from_file_location(
         'amd_mm_tool_' + osp.splitext(osp.basename(path))[0], path)

@@ -21,7 +21,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from amd_mm.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
-from amd_mm.utils.workdir import WorkDirLock, settle_resume, work_dir_lock
+from amd_mm.tools_lib.workdir import WorkDirLock, settle_resume, work_dir_lock
 from conftest import ROOT, build_image_amd, isolated_mmengine, run_tool_in_process, save_backbone
 
 MAE = 'configs/tiny/mae_teacher_image_tiny.py'
@@ -346,7 +346,7 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
 
 def test_trust_checkpoints_config_key_reaches_the_loader(tmp_path):
     from amd_mm.utils.checkpoint import _TRUST, trust_checkpoints
-    from amd_mm.utils.cli import load_config
+    from amd_mm.tools_lib.cli import load_config
     try:
         load_config(osp.join(ROOT, MAE), {'trust_checkpoints': True}, str(tmp_path))
         assert _TRUST['all'] is True

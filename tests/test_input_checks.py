@@ -17,8 +17,8 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 import train  # noqa: E402  (tools/train.py, in process)
 
 from amd_mm.datasets import BadVideoError, ListFileError, check_datasets  # noqa: E402
-from amd_mm.utils.cli import run_main  # noqa: E402
-from amd_mm.utils.config_check import accepted_args, check_keys  # noqa: E402
+from amd_mm.tools_lib.cli import run_main  # noqa: E402
+from amd_mm.tools_lib.config_check import accepted_args, check_keys  # noqa: E402
 
 VIDEO_CFG = 'configs/tiny/videomae_teacher_video_tiny.py'
 
@@ -390,7 +390,7 @@ def test_amp_on_cpu_says_it_needs_a_gpu(monkeypatch, capsys, tmp_path):
 
 def test_amp_config_on_cpu_names_the_key(monkeypatch):
     import amd_mm.engine.optim_wrapper as ow
-    from amd_mm.utils.config_check import check_amp_device
+    from amd_mm.tools_lib.config_check import check_amp_device
     cfg = Config(dict(default_scope='mmpretrain', optim_wrapper=dict(  # as the paper-scale configs
         type='AmpOptimWrapper', loss_scale='dynamic', optimizer=dict(type='AdamW', lr=1e-3))))
     monkeypatch.setattr(ow, 'amp_device_available', lambda: False)

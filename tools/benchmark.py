@@ -57,7 +57,7 @@ from amd_mm.analysis.counters import (current_rss_mb, flop_counter,  # noqa: E40
                                       sync, time_calls, time_summary)
 from amd_mm.analysis.step import (DTYPES, build_model_and_optim_wrapper, input_geometry,  # noqa: E402
                                   load_step_config, make_batch)
-from amd_mm.utils.cli import run_main  # noqa: E402
+from amd_mm.tools_lib.cli import run_main  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 import amd_mm  # noqa: E402,F401
 from amd_mm.utils.checkpoint import extract_state_dict, load_checkpoint_file  # noqa: E402
-from amd_mm.utils.cli import run_main  # noqa: E402
+from amd_mm.tools_lib.cli import run_main  # noqa: E402
 from amd_mm.utils.convert import (NOT_IN_OFFICIAL_PRETRAIN, check_against, convert,  # noqa: E402
                                   convert_official_pretrain, detect_layout, is_official_pretrain,
                                   missing_after_conversion, to_official_pretrain)

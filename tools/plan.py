@@ -47,7 +47,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from amd_mm.analysis.memory_plan import GiB, MiB, PARTS, StepPlanner, measure_step_memory  # noqa: E402
 from amd_mm.analysis.step import DTYPES, amp_dtype, load_step_config  # noqa: E402
-from amd_mm.utils.cli import run_main  # noqa: E402
+from amd_mm.tools_lib.cli import run_main  # noqa: E402
 
 
 def parse_args(argv=None):

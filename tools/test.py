@@ -15,8 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
 from mmengine.runner import Runner  # noqa: E402
 
-from amd_mm.utils.cli import load_config, run_main  # noqa: E402
-from amd_mm.utils.config_check import CfgOptionsAction, preflight  # noqa: E402
+from amd_mm.tools_lib.cli import load_config, run_main  # noqa: E402
+from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
 
 
 def parse_args(argv=None):

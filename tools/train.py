@@ -16,9 +16,9 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from amd_mm.engine.optim_wrapper import enable_amp  # noqa: E402
-from amd_mm.utils.cli import load_config, run_main  # noqa: E402
-from amd_mm.utils.config_check import CfgOptionsAction, preflight  # noqa: E402
-from amd_mm.utils.workdir import settle_resume, work_dir_lock  # noqa: E402
+from amd_mm.tools_lib.cli import load_config, run_main  # noqa: E402
+from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
+from amd_mm.tools_lib.workdir import settle_resume, work_dir_lock  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -29,7 +29,7 @@ def load_step_config(path: str, cfg_options: Optional[dict] = None,
                      teacher_checkpoint: Optional[str] = None):
     """The config with every teacher checkpoint None (random teachers) unless
     ``cfg_options`` or ``teacher_checkpoint`` name one."""
-    from ..utils.cli import load_config
+    from ..tools_lib.cli import load_config
     cfg = load_config(path)
     model = cfg.model
     if model.get('teacher'):

@@ -202,7 +202,7 @@ def _prefix(ds: dict, fmt: _Format) -> Optional[str]:
 
 def check_dataset(ds, key: str, scope: Optional[str]) -> None:
     """Check the dataset config ``ds`` (found at ``key``) and the datasets it wraps."""
-    from ..utils.config_check import resolve_class
+    from ..registry import resolve_class
     if not isinstance(ds, dict):
         return
     for sub in ('dataset', 'datasets'):

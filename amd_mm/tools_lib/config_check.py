@@ -26,6 +26,8 @@ from typing import Iterable, List, Optional, Set
 
 from mmengine.config import DictAction
 
+from ..registry import resolve_class
+
 _P = inspect.Parameter
 # keys holding configs of other registries or of builders that pop keys (norm_cfg,
 # act_cfg, init_cfg, train_cfg of detectors, ...): not checked
@@ -39,22 +41,6 @@ def nearest(key: str, candidates: Iterable[str]) -> Optional[str]:
     """The candidate closest to ``key`` (difflib), or None when none is close."""
     found = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
-
-
-def resolve_class(node: dict, registry: str, scope: Optional[str] = None):
-    """The class (or function) ``node['type']`` names in MMEngine's ``registry``
-    (``'MODELS'``, ``'DATASETS'``, ...) under ``scope`` / the node's ``_scope_``;
-    None when it cannot be found."""
-    import mmengine.registry as registries
-    kind = node.get('type')
-    if not isinstance(kind, str):
-        return kind if callable(kind) else None
-    try:
-        with getattr(registries, registry).switch_scope_and_registry(
-                node.get('_scope_', scope)) as found:
-            return found.get(kind)
-    except Exception:  # an unknown scope or an import failure: not ours to judge here
-        return None
 
 
 def _kwargs_use(init, name: str) -> str:

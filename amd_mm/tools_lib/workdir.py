@@ -6,7 +6,7 @@ import socket
 import sys
 import time
 
-from .checkpoint import POINTER, read_pointer
+from ..utils.checkpoint import POINTER, read_pointer
 
 LOCK = '.train.lock'
 

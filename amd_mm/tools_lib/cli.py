@@ -12,7 +12,7 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
     from mmengine.config import Config
 
     from ..compat import enable_cpu_distributed
-    from .checkpoint import trust_checkpoints
+    from ..utils.checkpoint import trust_checkpoints
     from .config_check import merge_cfg_options
     enable_cpu_distributed(launcher)
     if not osp.isfile(path):
@@ -34,7 +34,7 @@ def run_main(main, argv=None):
     with one clear sentence (exit 2) instead of a traceback through MMEngine's builders
     (:func:`~amd_mm.utils.errors.is_user_error`; other errors keep their traceback).
     ``AMD_MM_DEBUG=1`` re-raises."""
-    from .errors import is_user_error
+    from ..utils.errors import is_user_error
     try:
         result = main(argv)
         finish_distributed()

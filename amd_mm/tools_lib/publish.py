@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from .checkpoint import extract_state_dict, resolve_checkpoint
+from ..utils.checkpoint import extract_state_dict, resolve_checkpoint
 
 _DROP = object()
 

@@ -1,0 +1,4 @@
+"""The code behind the command-line tools (``tools/*.py``), not needed by a model or a
+config: config loading and one-sentence errors (``cli``), pre-flight checks of configs,
+``--cfg-options`` and data (``config_check``), the work_dir lock and ``--resume``
+(``workdir``), publishing checkpoints (``publish``)."""
