@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 
+import pytest
 import torch
 
 from amd_mm.registry import MMACTION_MODELS, build_model
@@ -26,6 +27,7 @@ def make_student_ckpt(path):
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
+@pytest.mark.slow
 def test_ava_detection_trains_and_reports_map(demo_root, tmp_path, monkeypatch):
     student = str(tmp_path / 'student.pth')
     make_student_ckpt(student)

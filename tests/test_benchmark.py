@@ -43,6 +43,7 @@ def check_result(result: dict, config: str):
     ('configs/tiny/amd_image_tiny.py', 'image', 32),        # batch 32
     ('configs/tiny/amd_video_tiny.py', 'clip', 8 * 2),      # batch 8 videos x 2 views
 ])
+@pytest.mark.slow
 def test_benchmark_tool_prints_one_json_line(config, unit, samples):
     proc = run_tool('tools/benchmark.py', config, '--iters', '2', '--warmup', '1', '--threads', '2')
     result = last_json_line(proc.stdout)
@@ -51,6 +52,7 @@ def test_benchmark_tool_prints_one_json_line(config, unit, samples):
     assert result['sample_unit'] == unit and result['samples_per_step'] == samples
 
 
+@pytest.mark.slow
 def test_benchmark_tool_times_the_real_dataloader(demo_root):
     config = 'configs/tiny/amd_video_tiny.py'
     proc = run_tool('tools/benchmark.py', config, '--iters', '0', '--dataloader', '--batches', '2',

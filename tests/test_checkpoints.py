@@ -93,6 +93,7 @@ def _watch_file_operations(monkeypatch, work_dir, problems):
         monkeypatch.setattr(os, name, watch(getattr(os, name)))
 
 
+@pytest.mark.slow
 def test_mmengine_checkpoint_hook_can_leave_nothing_to_resume(demo_root, tmp_path, monkeypatch):
     """The fault: with max_keep_ckpts=1, MMEngine's hook deletes the only checkpoint
     before it writes the next, while last_checkpoint still names it."""
@@ -121,6 +122,7 @@ class DiskFullOnSave(Hook):
         signal.signal(signal.SIGXFSZ, self.handler)
 
 
+@pytest.mark.slow
 def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root, tmp_path,
                                                                       monkeypatch):
     work_dir = str(tmp_path)
@@ -187,6 +189,7 @@ def test_empty_or_dangling_pointer_is_one_sentence(tmp_path):
 
 
 # -- 2. resume with another number of batches per epoch -------------------------------------
+@pytest.mark.slow
 def test_resume_with_other_batches_per_epoch_is_refused(demo_root, tmp_path):
     work_dir = str(tmp_path)
     tiny_runner(work_dir, demo_root, **{'train_dataloader.batch_size': 32,
@@ -238,6 +241,7 @@ def test_teacher_work_dir_copied_or_moved_loads_its_own_file(teacher_ckpts, tmp_
                                   sha256=_sha256(teacher_ckpts['image']))
 
 
+@pytest.mark.slow
 def test_resume_with_another_teacher_is_refused_unless_allowed(demo_root, teacher_ckpts, tmp_path):
     work_dir = str(tmp_path / 'run')
     first = teacher_ckpts['image']

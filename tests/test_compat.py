@@ -2,9 +2,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_mmaction_models_import_in_a_fresh_process():
     code = ('import amd_mm, mmaction.models as m; from mmaction.registry import MODELS; '
             'assert MODELS.get("Recognizer3D") is not None; '
@@ -24,6 +26,7 @@ def test_mmaction_models_import_in_a_fresh_process():
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_mmaction_models_import_fails_without_the_fix():
     """Guard that the fix is needed (if upstream ships drn, compat leaves it alone)."""
     import importlib.util

@@ -99,7 +99,9 @@ def built_model(model_cfg):
     return _LAST_MODEL[key]
 
 
-@pytest.mark.parametrize('path', CONFIGS)
+# paper-scale models cost seconds each to build: make test-fast builds the tiny ones only
+@pytest.mark.parametrize('path', [p if p.startswith('configs/tiny/') else
+                                  pytest.param(p, marks=pytest.mark.slow) for p in CONFIGS])
 def test_config_builds_model_and_dataset(path, demo_root):
     cfg = Config.fromfile(osp.join(ROOT, path))
     if 'amd_mm' in cfg.get('custom_imports', {}).get('imports', []):  # not the toolbox-only examples

@@ -34,6 +34,7 @@ FAMILY = {
 
 
 @pytest.mark.parametrize('config', sorted(FAMILY))
+@pytest.mark.slow
 def test_family_tiny_config_trains_end_to_end(config, demo_root, teacher_ckpts, tmp_path):
     video = 'video' in config
     opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1']

@@ -105,6 +105,7 @@ def test_pruned_last_block_keeps_losses_and_gradients(kind):
         torch.testing.assert_close(grads[0][key], grads[1][key], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_compiled_blocks_keep_losses_gradients_and_checkpoint_names():
     """``model.compile_blocks=True``: every transformer block through torch.compile (teacher
     with inductor freezing): same losses and gradients up to float rounding, same

@@ -484,6 +484,7 @@ def test_weight_decay_spares_every_1d_parameter_and_bias():
 
 # --- the recipe trains ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_paper_augmentation_trains_a_tiny_recognizer(demo_root, tmp_path):
     """The K400 paper augmentation (RandAugment per clip, crop, flip, erasing forced on,
     so float32 and uint8 clips meet in batches) and schedule drive a tiny Recognizer3D

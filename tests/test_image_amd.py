@@ -9,6 +9,7 @@ def _fixed_batch():
     return torch.randn(8, 3, 32, 32, generator=g)
 
 
+@pytest.mark.slow
 def test_each_loss_term_decreases_on_a_fixed_batch():
     torch.manual_seed(0)
     model = build_image_amd()

@@ -87,6 +87,7 @@ def test_a_bf16_teacher_halves_the_planned_teacher(planning):
     assert 0.5 <= ratio < 0.56  # linear / conv weights in bf16, norms and tables in fp32
 
 
+@pytest.mark.slow
 def test_plan_tool_prints_a_consistent_plan():
     proc = run_tool('tools/plan.py', 'configs/tiny/amd_video_tiny.py', '--gpu-memory', '0.05',
                     '0.1', '--gpus', '2', '--json')

@@ -136,6 +136,7 @@ def pretrained_examples(demo_root, teacher_ckpts, tmp_path_factory):
 
 
 @pytest.mark.parametrize('modality', ['image', 'video'])
+@pytest.mark.slow
 def test_pretrain_examples_train_two_iterations(pretrained_examples, modality):
     rows = scalars(pretrained_examples[modality])
     assert [r['iter'] for r in rows] == [1, 2]
@@ -176,6 +177,7 @@ def test_readme_blocks_pasted_over_shipped_configs_give_the_examples(tmp_path):
 
 # -- fine-tuning examples at full size: the toolboxes' own (small) ViTs take the students ----
 @pytest.mark.parametrize('modality,size', sorted(FINETUNE))
+@pytest.mark.slow
 def test_finetune_examples_load_every_backbone_tensor_of_a_student(modality, size, tmp_path):
     from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS, build_model
     student = Config.fromfile(osp.join(ROOT, IMAGE_PRE if modality == 'image' else VIDEO_PRE))

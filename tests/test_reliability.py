@@ -104,6 +104,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(demo_root, t
 
 
 # -- non-finite losses -------------------------------------------------------------------
+@pytest.mark.slow
 def test_nan_loss_stops_with_iteration_terms_and_files(demo_root, teacher_ckpts, tmp_path):
     proc = run_tool_in_process(
         'tools/train.py', 'configs/tiny/amd_image_tiny.py', '--work-dir', str(tmp_path),

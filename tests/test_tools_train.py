@@ -51,6 +51,7 @@ def test_image_teacher_then_amd_student_end_to_end(demo_root, tmp_path):
     assert_backbone_initialised_from('configs/tiny/finetune_image_tiny.py', student_ckpt)
 
 
+@pytest.mark.slow
 def test_resume_continues_iteration_and_optimizer_state(demo_root, tmp_path):
     full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
     config = 'configs/tiny/mae_teacher_image_tiny.py'
@@ -79,6 +80,7 @@ def video_opts(demo_root, epochs):
             f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1']
 
 
+@pytest.mark.slow
 def test_video_teacher_then_amd_student_end_to_end_from_mp4(demo_root, tmp_path):
     teacher_dir, student_dir = str(tmp_path / 'vteacher'), str(tmp_path / 'vstudent')
     run_tool_in_process('tools/train.py', 'configs/tiny/videomae_teacher_video_tiny.py',

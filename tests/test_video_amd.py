@@ -26,6 +26,7 @@ def clip_batch(b=4):
     return torch.randn(b, 3, 8, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
+@pytest.mark.slow
 def test_video_losses_finite_and_decreasing_teacher_untouched():
     torch.manual_seed(0)
     model = build_video_amd()
