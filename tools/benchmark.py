@@ -80,6 +80,9 @@ def parse_args(argv=None):
                         'step achieves')
     parser.add_argument('--peak-dtype', choices=['fp32', 'bf16', 'fp16'], default='fp32',
                         help='dtype of the --matmul-peak matmul (default fp32)')
+    parser.add_argument('--matmul-size', type=int, default=None,
+                        help='side of the --matmul-peak matmul (default 2048 on CPU, 8192 on GPU; '
+                        'smaller only for smoke runs: it under-reads the peak)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--dataloader', action='store_true',
                         help='also time the real train_dataloader')
@@ -248,7 +251,8 @@ def measure(args) -> dict:
             result['gflops_per_s'] = round(flops / median / 1e9, 3)
         result['losses'] = losses
     if args.matmul_peak:
-        peak = matmul_peak_gflops(device, dtype=DTYPES[args.peak_dtype] or torch.float32)
+        peak = matmul_peak_gflops(device, size=args.matmul_size,
+                                  dtype=DTYPES[args.peak_dtype] or torch.float32)
         result['matmul_peak_gflops'] = round(peak, 2)
         result['matmul_peak_dtype'] = args.peak_dtype
         if 'gflops_per_s' in result:

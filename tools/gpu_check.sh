@@ -43,9 +43,11 @@ IMAGE=configs/benchmark/amd_image_vit-s_vit-b_bench.py
 DEVICE=cuda
 VIDEO_OPTS=()
 IMAGE_OPTS=()
+PEAK_OPTS=()
 if [[ $MODE == smoke ]]; then
-  # tiny shapes the official models still accept (16 frames, tubelet 2, patch 16)
-  DEVICE=cpu; ITERS=1; WARMUP=1
+  # tiny shapes the official models still accept (16 frames, tubelet 2, patch 16), and a
+  # small peak matmul (a 2048 bf16 matmul takes seconds on a CPU)
+  DEVICE=cpu; ITERS=1; WARMUP=1; PEAK_OPTS=(--matmul-size 256)
   VIDEO_OPTS=(--cfg-options model.backbone.img_size=64 model.teacher.backbone.img_size=64
               model.teacher.backbone.embed_dims=384 model.teacher.backbone.num_heads=6)
   IMAGE_OPTS=(--cfg-options model.backbone.img_size=64 model.teacher.backbone.img_size=64)
@@ -83,10 +85,10 @@ for setting in video image; do
   fi
   # bf16 beside the official step (its own fp16 autocast, same process, same settings)
   run "bench_${setting}_bf16.json" $PY tools/benchmark.py "$cfg" --device $DEVICE --amp bf16 \
-    --iters "$ITERS" --warmup "$WARMUP" --matmul-peak --peak-dtype bf16 "${official_opts[@]}" \
-    "${opts[@]}"
+    --iters "$ITERS" --warmup "$WARMUP" --matmul-peak --peak-dtype bf16 "${PEAK_OPTS[@]}" \
+    "${official_opts[@]}" "${opts[@]}"
   run "bench_${setting}_fp32.json" $PY tools/benchmark.py "$cfg" --device $DEVICE \
-    --iters "$ITERS" --warmup "$WARMUP" --matmul-peak --peak-dtype bf16 "${opts[@]}"
+    --iters "$ITERS" --warmup "$WARMUP" --matmul-peak --peak-dtype bf16 "${PEAK_OPTS[@]}" "${opts[@]}"
   run "plan_${setting}_bf16.json" $PY tools/plan.py "$cfg" --dtype bf16 --no-search --measure \
     --device $DEVICE --json "${official_opts[@]}" "${opts[@]}"
   run "plan_${setting}_fp32.json" $PY tools/plan.py "$cfg" --dtype fp32 --no-search --measure \
