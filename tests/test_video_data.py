@@ -94,3 +94,72 @@ def test_rawframes_alternative(demo_root):
         pipeline=[dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
                   dict(type='RawFrameDecode')] + PIPE[2:]))
     assert ds[0]['inputs'].shape == (3, 3, 8, 32, 32)
+
+
+# -- the study's motion task (amd_mm.utils.demo_data.make_motion_videos) --------------
+@pytest.fixture(scope='module')
+def motion_root(tmp_path_factory):
+    from amd_mm.utils.demo_data import make_motion_videos
+    root = str(tmp_path_factory.mktemp('motion'))
+    assert make_motion_videos(root, num_train=12, num_val=6) == dict(train=12, val=6)
+    return osp.join(root, 'motion')
+
+
+def motion_dataset(motion_root, *control, test_mode=True):
+    init_default_scope('mmaction')
+    return DATASETS.build(dict(
+        type='VideoDataset', ann_file=osp.join(motion_root, 'train_list.txt'),
+        data_prefix=dict(video=motion_root), test_mode=test_mode,
+        pipeline=[dict(type='CheckedDecordInit', min_frames=16),
+                  dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
+                  *control, dict(type='DecordDecode'), dict(type='FormatShape', input_format='NCTHW'),
+                  dict(type='PackActionInputs')]))
+
+
+def test_motion_videos_decode_with_balanced_classes(motion_root):
+    from amd_mm.utils.demo_data import MOTIONS
+    labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
+    assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
+    clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), decoded by decord
+    assert clip.shape == (1, 3, 8, 32, 32)
+    assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the objects moved
+
+
+def test_motion_classes_are_time_reversals_of_each_other():
+    """Each odd class replays a trajectory of the even class before it backwards, so the
+    frames of a clip without their order cannot tell the two apart; and the motions are
+    what their names say."""
+    from amd_mm.utils.demo_data import MOTIONS, motion_trajectory
+    for even in range(0, len(MOTIONS), 2):
+        forward = motion_trajectory(even, 16, 32, 12, np.random.default_rng(5))
+        backward = motion_trajectory(even + 1, 16, 32, 12, np.random.default_rng(5))
+        assert np.array_equal(backward, forward[::-1]), MOTIONS[even]
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        c = motion_trajectory(MOTIONS.index('approach'), 16, 32, 12, rng)
+        gap = np.linalg.norm(c[:, 0] - c[:, 1], axis=1)
+        assert gap[-1] < gap[0] - 5  # the objects come closer
+        c = motion_trajectory(MOTIONS.index('rotate_cw'), 16, 32, 12, rng).astype(float)
+        v0, v1 = c[0, 0] - c[0, 1], c[8, 0] - c[8, 1]
+        assert v0[0] * v1[1] - v0[1] * v1[0] > 0  # clockwise on screen (y points down)
+        c = motion_trajectory(MOTIONS.index('move_then_stop'), 16, 32, 12, rng)
+        assert (c[8:] == c[8]).all() and not (c[:8] == c[8]).all()
+        assert (c[:, 0] == c[0, 0]).all() or (c[:, 1] == c[0, 1]).all()  # one object stays still
+
+
+@pytest.mark.parametrize('mode', ['shuffle', 'single'])
+def test_temporal_control_keeps_the_frames_and_removes_their_order(motion_root, mode):
+    plain = motion_dataset(motion_root)[3]['inputs'][0]  # (3, 8, H, W)
+    np.random.seed(0)
+    control = motion_dataset(motion_root, dict(type='TemporalControl', mode=mode))[3]['inputs'][0]
+    frames = [plain[:, t] for t in range(8)]
+    seen = [next(i for i, f in enumerate(frames) if torch.equal(f, control[:, t])) for t in range(8)]
+    if mode == 'shuffle':  # the same frames, another order
+        assert sorted(seen) == list(range(8)) and seen != list(range(8))
+    else:  # one of the clip's frames, repeated
+        assert len(set(seen)) == 1
+
+
+def test_temporal_control_names_a_bad_mode():
+    with pytest.raises(ValueError, match="TemporalControl.mode='reverse'"):
+        TRANSFORMS.build(dict(type='TemporalControl', mode='reverse'))

@@ -1,5 +1,5 @@
 from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
-                         RepeatAugment)
+                         RepeatAugment, TemporalControl)
 
 __all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
-           'RepeatAugment']
+           'RepeatAugment', 'TemporalControl']

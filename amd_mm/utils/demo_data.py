@@ -8,7 +8,14 @@
   Something-Something), with ``videos/{train,val}_list.txt`` (``<file> <label>``),
   and the same clips as raw frames ``rawframes/{train,val}/<n>/img_00001.jpg`` with
   ``rawframes/{train,val}_list.txt`` (``<dir> <num_frames> <label>``), and
-  UCF101/HMDB51-style split lists ``videos/ucf101_{train,val}_split_{1,2,3}_videos.txt``.
+  UCF101/HMDB51-style split lists ``videos/ucf101_{train,val}_split_{1,2,3}_videos.txt``;
+* motion videos (:func:`make_motion_videos`, Something-Something-like):
+  ``motion/{train,val}/<n>.mp4`` clips of the same two objects (two digits) in every
+  class, the class being *how* they move (:data:`MOTIONS`: approach / move apart,
+  rotate clockwise / counter-clockwise, move then stop / stop then move), with
+  ``motion/{train,val}_list.txt`` (``<file> <label>``). Every class is the time
+  reversal of another, so a single frame, and the unordered set of frames, say
+  nothing about the direction of a motion: only temporal order does.
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
 and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
@@ -150,3 +157,114 @@ def write_splits(root: str, name: str, total: int, seed: int = 0, num_splits: in
         for split, idx in (('train', order[:cut]), ('val', order[cut:])):
             with open(osp.join(root, f'{name}_{split}_split_{k}_videos.txt'), 'w') as f:
                 f.write('\n'.join(lines[i] for i in sorted(idx)) + '\n')
+
+
+# Something-Something-like motions of two objects; each odd class is the time reversal of
+# the even class before it, drawn from the same trajectories played backwards.
+MOTIONS = ('approach', 'move_apart', 'rotate_cw', 'rotate_ccw', 'move_then_stop', 'stop_then_move')
+
+
+def _sprite(digit: np.ndarray, size: int, rng: np.random.Generator):
+    """A digit as an RGB ``(size, size, 3)`` float sprite and its ``(size, size)`` alpha."""
+    import cv2
+    alpha = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    color = rng.uniform(120, 255, size=3) * rng.permutation([1.0, rng.uniform(0.3, 1), rng.uniform(0, 0.6)])
+    return np.broadcast_to(color, (size, size, 3)).astype(np.float32), alpha.astype(np.float32)
+
+
+def motion_trajectory(motion: int, num_frames: int, size: int, sprite: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """``(T, 2, 2)`` top-left corners (x, y) of the two objects for ``MOTIONS[motion]``.
+
+    Separations (between the objects' centres) lie in the same range in every class,
+    so single frames look alike across classes. ``approach``: the objects move towards
+    each other along the line joining them; ``rotate_cw``: they turn around their
+    midpoint, clockwise on screen (y points down); ``move_then_stop``: one of them
+    glides in a straight line for the first half of the clip and rests, the other stays
+    still. The odd classes replay a trajectory of the even class before them backwards.
+    """
+    base, reverse = MOTIONS[motion - motion % 2], motion % 2 == 1
+    near, far = 0.25 * size, 0.65 * size
+    s = np.linspace(0.0, 1.0, num_frames)[:, None]
+    for _ in range(1000):  # rejection sampling: both objects stay inside the frame
+        mid = rng.uniform(0, size, size=2)
+        if base == 'approach':
+            phi = rng.uniform(0, 2 * np.pi)
+            r_far, r_near = rng.uniform(0.55 * size, far), rng.uniform(near, 0.32 * size)
+            r = r_far + (r_near - r_far) * s[:, 0]
+            offset = 0.5 * r[:, None] * np.array([np.cos(phi), np.sin(phi)])
+            centres = np.stack([mid + offset, mid - offset], axis=1)
+        elif base == 'rotate_cw':
+            r = rng.uniform(near, far)
+            theta = rng.uniform(0, 2 * np.pi) + rng.uniform(np.pi / 3, 2 * np.pi / 3) * s[:, 0]
+            offset = 0.5 * r * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+            centres = np.stack([mid + offset, mid - offset], axis=1)
+        else:  # move_then_stop
+            half = np.clip(2 * s[:, 0], 0, 1)[:, None]
+            start, still = rng.uniform(0, size, size=(2, 2))
+            angle = rng.uniform(0, 2 * np.pi)
+            travel = rng.uniform(0.3, 0.5) * size * np.array([np.cos(angle), np.sin(angle)])
+            moving = start + half * travel
+            centres = np.stack([moving, np.broadcast_to(still, moving.shape)], axis=1)
+            if rng.random() < 0.5:
+                centres = centres[:, ::-1]
+            gap = np.linalg.norm(centres[:, 0] - centres[:, 1], axis=1)
+            if gap.min() < near or gap.max() > far:
+                continue
+        if (centres.min() >= sprite / 2) and (centres.max() <= size - sprite / 2):
+            corners = np.round(centres - sprite / 2).astype(int)
+            return corners[::-1] if reverse else corners
+    raise RuntimeError(f'no {MOTIONS[motion]} trajectory fits a {size} px frame')
+
+
+def _texture(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A static ``(size, size, 3)`` float background: one colour plus two smooth waves
+    (wavelength 8 to 16 px). Smooth, so that per-patch normalised pixel targets are not
+    dominated by the codec's noise, and still over time, so that only the objects move."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out = np.broadcast_to(rng.uniform(30, 90, size=3), (size, size, 3)).astype(np.float32)
+    for _ in range(2):
+        angle, phase = rng.uniform(0, 2 * np.pi, size=2)
+        wave = np.sin(rng.uniform(0.4, 0.8) * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+        out += wave[..., None] * rng.uniform(8, 25, size=3).astype(np.float32)
+    return out
+
+
+def motion_clip(digits: np.ndarray, motion: int, num_frames: int, size: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """``(T, size, size, 3)`` uint8 frames of two digits performing ``MOTIONS[motion]``
+    on a still textured background."""
+    sprite = int(round(0.375 * size))
+    sprites = [_sprite(d, sprite, rng) for d in digits]
+    corners = motion_trajectory(motion, num_frames, size, sprite, rng)
+    background = _texture(size, rng)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        canvas = background.copy()
+        for (rgb, alpha), (x, y) in zip(sprites, corners[t]):
+            patch = canvas[y:y + sprite, x:x + sprite]
+            patch += alpha[..., None] * (rgb - patch)
+        frames[t] = canvas.clip(0, 255).astype(np.uint8)
+    return frames
+
+
+def make_motion_videos(out: str, num_train: int = 96, num_val: int = 48, num_frames: int = 16,
+                       size: int = 32, seed: int = 0) -> Dict[str, int]:
+    """Write the two-object motion videos (:data:`MOTIONS`, balanced classes) as
+    ``motion/{train,val}/<n>.mp4`` with ``motion/{train,val}_list.txt``."""
+    images, _ = _digits()
+    rng = np.random.default_rng(seed + 2)
+    root = osp.join(out, 'motion')
+    counts = {}
+    for split, count in (('train', num_train), ('val', num_val)):
+        lines = []
+        for n in range(count):
+            motion = n % len(MOTIONS)
+            digits = images[rng.choice(len(images), size=2, replace=False)]
+            rel = f'{split}/{n:04d}.mp4'
+            write_video(osp.join(root, rel), motion_clip(digits, motion, num_frames, size, rng))
+            lines.append(f'{rel} {motion}')
+        with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        counts[split] = count
+    return counts
