@@ -100,7 +100,7 @@ def test_student_loads_into_mmpretrain_vision_transformer_with_no_conversion(tmp
     (dict(teacher_layers=[4]), 'same length'),
     (dict(projection=False), 'model.projection=False but the student width 64 differs from the teacher width 96'),
     (dict(mask_generator=dict(type='AsymmetricMaskGenerator', student_ratio=0.5, teacher_ratio=0.6)),
-     'teacher_ratio=0.6 must not exceed mask_generator.student_ratio=0.5'),
+     'teacher_ratio=0.6 must be lower than mask_generator.student_ratio=0.5'),
     (dict(loss_dir=None, generator=None), 'the teacher would be unused'),
 ])
 def test_config_errors_at_build_time(overrides, match):

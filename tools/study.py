@@ -78,9 +78,9 @@ CLAIMS = [
 # Data and seeds of each mode. --quick also shortens every run with the same options.
 SETTINGS = {
     'quick': dict(seeds=1, image=dict(num_train=160, num_val=80),
-                  video=dict(num_train=24, num_val=12, num_frames=16)),
+                  video=dict(num_train=24, num_val=12, num_frames=16, size=64)),
     'full': dict(seeds=3, image=dict(num_train=1297, num_val=500),
-                 video=dict(num_train=384, num_val=192, num_frames=16)),
+                 video=dict(num_train=384, num_val=192, num_frames=16, size=64)),
 }
 QUICK_OPTIONS = {
     'image': {'pretrain': {'train_cfg.max_epochs': 2, 'train_dataloader.batch_size': 32,
@@ -108,17 +108,19 @@ def make_data(out, settings, modalities, seed=0):
     if 'image' in modalities and not osp.isfile(osp.join(data, 'images', 'meta', 'val.txt')):
         demo_data.make_images(data, size=32, seed=seed, **settings['image'])
     if 'video' in modalities and not osp.isfile(osp.join(data, 'motion', 'val_list.txt')):
-        demo_data.make_motion_videos(data, size=32, seed=seed, **settings['video'])
+        demo_data.make_motion_videos(data, seed=seed, **settings['video'])
     return data
 
 
-def describe_plan(modalities):
-    """The plan of these modalities with each arm's teacher ratio, branches and layers
-    read from its config."""
+def describe_plan(modalities, arms=None):
+    """The plan of these modalities (only ``arms`` and the baseline if given) with each
+    arm's teacher ratio, branches and layers read from its config."""
     from mmengine.config import Config
     from amd_mm.analysis.report import describe_arm
     plan = {m: copy.deepcopy(PLAN[m]) for m in modalities}
     for spec in plan.values():
+        if arms:
+            spec['arms'] = {a: i for a, i in spec['arms'].items() if a in arms or a == spec['baseline']}
         for info in spec['arms'].values():
             info['describe'] = describe_arm(Config.fromfile(osp.join(CONFIGS, info['config'])).model)
     return plan
@@ -223,6 +225,10 @@ def main(argv=None):
     parser.add_argument('--workers', type=int, default=2, help='parallel runs (one thread each)')
     parser.add_argument('--modalities', nargs='+', choices=MODALITIES, default=list(MODALITIES),
                         help='run only these modalities (default: both)')
+    parser.add_argument('--arms', nargs='+', default=None,
+                        help='run only these arms (pilots; default: all; the baseline always runs)')
+    parser.add_argument('--data-seed', type=int, default=0,
+                        help='seed of the generated data (pilots use another than the study)')
     parser.add_argument('--report-only', action='store_true',
                         help='rebuild results.* and the pictures from the finished runs in --out')
     parser.add_argument('--job', help=argparse.SUPPRESS)
@@ -244,16 +250,18 @@ def main(argv=None):
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     workers = max(1, args.workers)
-    data = make_data(out, settings, modalities)
+    data = make_data(out, settings, modalities, seed=args.data_seed)
     print(f'[study] {mode}: data in {data} ({time.time() - start:.0f}s), seeds {seeds}', flush=True)
 
-    plan = describe_plan(modalities)
+    plan = describe_plan(modalities, args.arms)
     sched = Scheduler(out, workers, threads=max(1, (os.cpu_count() or 2) // workers))
     plan_jobs(sched, plan, seeds, out, args.quick)
     done = sched.run()
     cmd = 'python tools/study.py --out ' + args.out + (' --quick' if args.quick else '') + \
         (f' --seeds {args.seeds}' if args.seeds else '') + \
-        (f' --modalities {" ".join(modalities)}' if modalities != MODALITIES else '')
+        (f' --modalities {" ".join(modalities)}' if modalities != MODALITIES else '') + \
+        (f' --arms {" ".join(args.arms)}' if args.arms else '') + \
+        (f' --data-seed {args.data_seed}' if args.data_seed else '')
     run_info = dict(command=cmd, mode=mode, seeds=seeds, wall_s=time.time() - start,
                     cpu_s=cpu_seconds() - cpu_start, cpus=os.cpu_count(), workers=workers,
                     settings=settings, modalities=modalities, plan=plan, claims=CLAIMS)

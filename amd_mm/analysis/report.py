@@ -84,8 +84,8 @@ def aggregate(done: Dict, plan: Dict, claims: Sequence, seeds: Sequence[int]) ->
                 gap=gap, gap_target=GAP_TARGET, gap_met=bool(gap >= GAP_TARGET),
                 controls={n: c['finetune']['mean'] for n, c in controls.items()})
     for modality, claim, a, b in claims:
-        if modality not in plan:
-            continue
+        if modality not in plan or not {a, b} <= set(plan[modality]['arms']):
+            continue  # a pilot without these arms
         diffs = {p: paired_difference(_values(done, [f'{modality}_{a}_s{s}' for s in seeds], p),
                                       _values(done, [f'{modality}_{b}_s{s}' for s in seeds], p))
                  for p in PROTOCOLS}
@@ -322,7 +322,8 @@ def write_report(out: str, done: Dict, plan: Dict, claims: Sequence, run_info: D
     summary = dict(run_info, units='top-1 accuracy as a fraction in [0, 1] (results.md shows percent)',
                    arms={m: {a: dict(info) for a, info in spec['arms'].items()} for m, spec in plan.items()},
                    **aggregate(done, plan, claims, seeds),
-                   job_wall_s={n: round(d['wall_s'], 1) for n, d in sorted(done.items())})
+                   job_wall_s={n: round(d['wall_s'], 1) for n, d in sorted(done.items())},
+                   job_cpu_s={n: round(d.get('cpu_s', 0.0), 1) for n, d in sorted(done.items())})
     pictures = ['accuracy_bars.png']
     plot_main_accuracy(osp.join(out, 'accuracy_bars.png'), summary, plan)
     for modality, spec in plan.items():

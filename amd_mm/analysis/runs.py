@@ -18,6 +18,7 @@ for every job of a kind; ``--quick`` uses them to shorten runs).
 import glob
 import json
 import os.path as osp
+import resource
 import time
 from typing import Dict, List, Optional
 
@@ -148,6 +149,8 @@ def run_job(spec: Dict) -> Dict:
         result['finetune_s'] = time.time() - t0
         print(f'[study] {name}: fine-tune {result["finetune"]:.4f}', flush=True)
     result['wall_s'] = time.time() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result['cpu_s'] = usage.ru_utime + usage.ru_stime  # this worker process
     if spec.get('result'):
         with open(spec['result'], 'w') as f:
             json.dump(result, f)

@@ -97,11 +97,9 @@ class AsymmetricMaskGenerator(nn.Module):
     Args:
         student_ratio (float): fraction of tokens hidden from the student
             (0.75 images, 0.9 videos in the official settings).
-        teacher_ratio (float): fraction hidden from the (default) teacher, at most
-            ``student_ratio``; 0 gives the teacher the full view, ``student_ratio``
-            the paper's symmetric ablation (the teacher sees exactly the student's
-            tokens and the generative branch has nothing to predict: it is off).
-            Further teachers may ask for other ratios (``extra_teachers[i].teacher_ratio``).
+        teacher_ratio (float): fraction hidden from the (default) teacher, strictly
+            lower than ``student_ratio``; 0 gives the teacher the full view. Further
+            teachers may ask for other ratios (``extra_teachers[i].teacher_ratio``).
         mode (str): ``'random'`` (independent per token; images and videos),
             ``'tube'`` (one spatial mask per clip repeated over all temporal slots:
             the official ``t_consist``) or ``'block'`` (BEiT block-wise masking of
@@ -142,15 +140,10 @@ class AsymmetricMaskGenerator(nn.Module):
         student_ratio = self.student_ratio if student_ratio is None else student_ratio
         if not 0.0 <= float(ratio) < 1.0:
             raise ValueError(f'{key}={ratio} must lie in [0, 1).')
-        if ratio > student_ratio:
+        if ratio >= student_ratio:
             raise ValueError(
-                f'{key}={ratio} must not exceed mask_generator.student_ratio='
-                f'{student_ratio}: the teacher must see at least the student\'s tokens.')
-        if ratio == student_ratio:
-            from mmengine.logging import print_log
-            print_log(f'{key}={ratio} equals mask_generator.student_ratio: symmetric masks, the '
-                      "teacher sees exactly the student's tokens, so the generative branch has "
-                      'nothing to predict and is off (no loss_gen).', logger='current')
+                f'{key}={ratio} must be lower than mask_generator.student_ratio='
+                f'{student_ratio}: the teacher must see strictly more tokens than the student.')
 
     def extra_repr(self) -> str:
         return (f'student_ratio={self.student_ratio}, teacher_ratio={self.teacher_ratio}, '
