@@ -100,9 +100,28 @@ def test_student_loads_into_mmpretrain_vision_transformer_with_no_conversion(tmp
     (dict(teacher_layers=[4]), 'same length'),
     (dict(projection=False), 'model.projection=False but the student width 64 differs from the teacher width 96'),
     (dict(mask_generator=dict(type='AsymmetricMaskGenerator', student_ratio=0.5, teacher_ratio=0.6)),
-     'teacher_ratio=0.6 must be lower than mask_generator.student_ratio=0.5'),
+     'teacher_ratio=0.6 must not exceed mask_generator.student_ratio=0.5'),
     (dict(loss_dir=None, generator=None), 'the teacher would be unused'),
 ])
 def test_config_errors_at_build_time(overrides, match):
     with pytest.raises(ValueError, match=match):
         build_image_amd(**overrides)
+
+
+def test_symmetric_teacher_switches_the_generative_branch_off(monkeypatch):
+    """teacher_ratio == student_ratio (the paper's symmetric ablation): the teacher runs
+    exactly the student's tokens, no generator is built, only loss_rec and loss_dir."""
+    import amd_mm.models.algorithms.core as core
+    logged = []
+    monkeypatch.setattr(core, 'print_log', lambda msg, **kw: logged.append(msg))
+    model = build_image_amd(mask_generator=dict(
+        type='AsymmetricMaskGenerator', student_ratio=0.75, teacher_ratio=0.75, seed=0))
+    assert len(logged) == 1 and 'generative branch has nothing to predict and is off' in logged[0]
+    assert model.branches[0].generators is None
+    assert not any('generators' in name for name, _ in model.named_parameters())
+    seen = []
+    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], args[2])))
+    losses = model.loss(_fixed_batch())
+    assert set(losses) == {'loss_rec', 'loss_dir'}
+    (ids_student, ids_teacher_only), = seen
+    assert ids_teacher_only is None and ids_student.shape == (8, 16)

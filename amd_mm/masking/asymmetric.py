@@ -97,9 +97,12 @@ class AsymmetricMaskGenerator(nn.Module):
     Args:
         student_ratio (float): fraction of tokens hidden from the student
             (0.75 images, 0.9 videos in the official settings).
-        teacher_ratio (float): fraction hidden from the (default) teacher, strictly
-            lower than ``student_ratio``; 0 gives the teacher the full view. Further
-            teachers may ask for other ratios (``extra_teachers[i].teacher_ratio``).
+        teacher_ratio (float): fraction hidden from the (default) teacher, lower than
+            ``student_ratio``; 0 gives the teacher the full view; equal to
+            ``student_ratio`` is the paper's symmetric ablation (the teacher sees exactly
+            the student's tokens, so the generative branch has nothing to predict and is
+            switched off). Further teachers may ask for other ratios
+            (``extra_teachers[i].teacher_ratio``).
         mode (str): ``'random'`` (independent per token; images and videos),
             ``'tube'`` (one spatial mask per clip repeated over all temporal slots:
             the official ``t_consist``) or ``'block'`` (BEiT block-wise masking of
@@ -140,10 +143,10 @@ class AsymmetricMaskGenerator(nn.Module):
         student_ratio = self.student_ratio if student_ratio is None else student_ratio
         if not 0.0 <= float(ratio) < 1.0:
             raise ValueError(f'{key}={ratio} must lie in [0, 1).')
-        if ratio >= student_ratio:
+        if ratio > student_ratio:
             raise ValueError(
-                f'{key}={ratio} must be lower than mask_generator.student_ratio='
-                f'{student_ratio}: the teacher must see strictly more tokens than the student.')
+                f'{key}={ratio} must not exceed mask_generator.student_ratio={student_ratio}: the '
+                "teacher must see the student's tokens (lower: more; equal: the symmetric ablation).")
 
     def extra_repr(self) -> str:
         return (f'student_ratio={self.student_ratio}, teacher_ratio={self.teacher_ratio}, '

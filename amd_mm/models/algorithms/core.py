@@ -16,10 +16,12 @@ One step::
 
 Without a teacher it is exactly MAE / VideoMAE (only ``loss_rec``).
 """
+import logging
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 from ...registry import build_model
 from ..utils.tokens import gather_tokens, pixel_targets
@@ -114,6 +116,13 @@ class AsymmetricDistillMixin:
             ratio = spec.pop('teacher_ratio', None)
             if ratio is not None:
                 self.mask_generator.check_teacher_ratio(ratio, f'{key}teacher_ratio')
+            effective = self.mask_generator.teacher_ratio if ratio is None else ratio
+            if effective == self.mask_generator.student_ratio and spec.get('generator') is not None:
+                print_log(f'{key}teacher: mask ratio {effective} equals mask_generator.'
+                          "student_ratio: the teacher sees exactly the student's tokens "
+                          '(symmetric), so the generative branch has nothing to predict and is '
+                          'off (no generators, no loss_gen).', logger='current', level=logging.WARNING)
+                spec['generator'] = None
             unknown = set(spec) - {'teacher', 'generator', 'student_layers', 'teacher_layers',
                                    'projection', 'loss_dir', 'loss_gen', 'loss_global'}
             if unknown:
