@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from mmaction.registry import DATASETS, TRANSFORMS
+from mmaction.registry import DATASETS, MODELS, TRANSFORMS
 from mmengine.registry import init_default_scope
 
 from amd_mm.datasets import BadVideoError
@@ -105,14 +105,15 @@ def motion_root(tmp_path_factory):
     return osp.join(root, 'motion')
 
 
-def motion_dataset(motion_root, *control, test_mode=True):
+def motion_dataset(motion_root):
     init_default_scope('mmaction')
     return DATASETS.build(dict(
         type='VideoDataset', ann_file=osp.join(motion_root, 'train_list.txt'),
-        data_prefix=dict(video=motion_root), test_mode=test_mode,
+        data_prefix=dict(video=motion_root), test_mode=True,
         pipeline=[dict(type='CheckedDecordInit', min_frames=16),
                   dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
-                  *control, dict(type='DecordDecode'), dict(type='FormatShape', input_format='NCTHW'),
+                  dict(type='DecordDecode'), dict(type='Resize', scale=(32, 32), keep_ratio=False),
+                  dict(type='FormatShape', input_format='NCTHW'),
                   dict(type='PackActionInputs')]))
 
 
@@ -120,7 +121,9 @@ def test_motion_videos_decode_with_balanced_classes(motion_root):
     from amd_mm.utils.demo_data import MOTIONS
     labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
     assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
-    clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), decoded by decord
+    import decord
+    assert decord.VideoReader(osp.join(motion_root, 'train', '0000.mp4'))[0].shape == (64, 64, 3)
+    clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), as the study reads it
     assert clip.shape == (1, 3, 8, 32, 32)
     assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the objects moved
 
@@ -149,17 +152,28 @@ def test_motion_classes_are_time_reversals_of_each_other():
 
 @pytest.mark.parametrize('mode', ['shuffle', 'single'])
 def test_temporal_control_keeps_the_frames_and_removes_their_order(motion_root, mode):
-    plain = motion_dataset(motion_root)[3]['inputs'][0]  # (3, 8, H, W)
-    np.random.seed(0)
-    control = motion_dataset(motion_root, dict(type='TemporalControl', mode=mode))[3]['inputs'][0]
-    frames = [plain[:, t] for t in range(8)]
-    seen = [next(i for i, f in enumerate(frames) if torch.equal(f, control[:, t])) for t in range(8)]
-    if mode == 'shuffle':  # the same frames, another order
-        assert sorted(seen) == list(range(8)) and seen != list(range(8))
-    else:  # one of the clip's frames, repeated
-        assert len(set(seen)) == 1
+    """The controls' preprocessor: each clip keeps its frames but loses their order
+    ('shuffle'), or becomes one of its frames repeated ('single'), in training and test."""
+    from mmengine.dataset import pseudo_collate
+    ds = motion_dataset(motion_root)
+    plain = MODELS.build(dict(type='ViewsAsSamplesPreprocessor', format_shape='NCTHW'))
+    control = MODELS.build(dict(type='ViewsAsSamplesPreprocessor', format_shape='NCTHW',
+                                temporal_control=mode))
+    batch = pseudo_collate([ds[i] for i in range(4)])
+    torch.manual_seed(0)
+    for training in (True, False):
+        ref = plain(batch, training)['inputs']
+        out = control(batch, training)['inputs']  # (B, 1, C, T, H, W)
+        assert out.shape == ref.shape == (4, 1, 3, 8, 32, 32)
+        for clip, original in zip(out[:, 0], ref[:, 0]):
+            frames = [original[:, t] for t in range(8)]
+            seen = [next(i for i, f in enumerate(frames) if torch.equal(f, clip[:, t])) for t in range(8)]
+            if mode == 'shuffle':  # the same frames, another order
+                assert sorted(seen) == list(range(8)) and seen != list(range(8))
+            else:  # one of the clip's frames, repeated
+                assert len(set(seen)) == 1
 
 
 def test_temporal_control_names_a_bad_mode():
-    with pytest.raises(ValueError, match="TemporalControl.mode='reverse'"):
-        TRANSFORMS.build(dict(type='TemporalControl', mode='reverse'))
+    with pytest.raises(ValueError, match="data_preprocessor.temporal_control='reverse'"):
+        MODELS.build(dict(type='ViewsAsSamplesPreprocessor', temporal_control='reverse'))

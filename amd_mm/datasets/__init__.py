@@ -1,5 +1,5 @@
 from .transforms import (BadImageError, BadVideoError, CheckedDecordInit, CheckedLoadImageFromFile,
-                         RepeatAugment, TemporalControl)
+                         RepeatAugment)
 
 __all__ = ['BadImageError', 'BadVideoError', 'CheckedDecordInit', 'CheckedLoadImageFromFile',
-           'RepeatAugment', 'TemporalControl']
+           'RepeatAugment']

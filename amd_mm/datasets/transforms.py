@@ -8,9 +8,6 @@
 * :class:`RepeatAugment`: decode once, augment ``num_repeats`` times (the
   official ``num_sample`` repeated augmentation); the views come out as extra
   clips, ``(num_repeats, C, T, H, W)`` after ``FormatShape('NCTHW')``.
-* :class:`TemporalControl`: takes the temporal order out of sampled clips (frames
-  shuffled, or one frame repeated), for controls that show what a task needs beyond
-  appearance.
 """
 import copy
 from typing import Dict, List, Optional
@@ -160,39 +157,3 @@ class RepeatAugment(BaseTransform):
     def __repr__(self):
         return f'{type(self).__name__}(num_repeats={self.num_repeats}, transforms={self.transforms})'
 
-
-@TRANSFORMS.register_module()
-class TemporalControl(BaseTransform):
-    """Remove the temporal order from every clip that ``SampleFrames`` drew.
-
-    Placed right after ``SampleFrames`` (it rewrites ``frame_inds`` before decoding):
-
-    * ``mode='shuffle'``: the frames of each clip in a random order (the frames a
-      model sees are the same, their order carries nothing);
-    * ``mode='single'``: every frame of a clip is one of its frames, drawn at random
-      (a still clip: appearance only).
-
-    A model fine-tuned and tested this way that stays near chance shows that the task
-    cannot be solved from appearance (``'single'``) or from the unordered frames
-    (``'shuffle'``). Draws from NumPy's global generator, which MMEngine seeds.
-    """
-
-    MODES = ('shuffle', 'single')
-
-    def __init__(self, mode: str = 'shuffle'):
-        if mode not in self.MODES:
-            raise ValueError(f'TemporalControl.mode={mode!r} must be one of {self.MODES}')
-        self.mode = mode
-
-    def transform(self, results: Dict) -> Dict:
-        inds = np.asarray(results['frame_inds'])
-        clips = inds.reshape(-1, int(results['clip_len']))
-        if self.mode == 'shuffle':
-            clips = np.stack([clip[np.random.permutation(len(clip))] for clip in clips])
-        else:
-            clips = np.stack([np.full_like(clip, clip[np.random.randint(len(clip))]) for clip in clips])
-        results['frame_inds'] = clips.reshape(inds.shape)
-        return results
-
-    def __repr__(self):
-        return f'{type(self).__name__}(mode={self.mode!r})'
