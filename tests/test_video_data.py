@@ -101,7 +101,7 @@ def test_rawframes_alternative(demo_root):
 def motion_root(tmp_path_factory):
     from amd_mm.utils.demo_data import make_motion_videos
     root = str(tmp_path_factory.mktemp('motion'))
-    assert make_motion_videos(root, num_train=12, num_val=6) == dict(train=12, val=6)
+    assert make_motion_videos(root, num_train=16, num_val=8) == dict(train=16, val=8)
     return osp.join(root, 'motion')
 
 
@@ -118,36 +118,56 @@ def motion_dataset(motion_root):
 
 
 def test_motion_videos_decode_with_balanced_classes(motion_root):
+    import decord
     from amd_mm.utils.demo_data import MOTIONS
     labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
     assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
-    import decord
     assert decord.VideoReader(osp.join(motion_root, 'train', '0000.mp4'))[0].shape == (64, 64, 3)
     clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), as the study reads it
     assert clip.shape == (1, 3, 8, 32, 32)
-    assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the objects moved
+    assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the object moved
 
 
-def test_motion_classes_are_time_reversals_of_each_other():
-    """Each odd class replays a trajectory of the even class before it backwards, so the
-    frames of a clip without their order cannot tell the two apart; and the motions are
-    what their names say."""
-    from amd_mm.utils.demo_data import MOTIONS, motion_trajectory
+def test_motion_classes_are_time_reversals_and_do_what_they_say():
+    """Each odd class replays a clip of the even class before it backwards, so the frames
+    without their order cannot tell the two apart; the even classes move as named."""
+    from amd_mm.utils.demo_data import MOTIONS, motion_states
     for even in range(0, len(MOTIONS), 2):
-        forward = motion_trajectory(even, 16, 32, 12, np.random.default_rng(5))
-        backward = motion_trajectory(even + 1, 16, 32, 12, np.random.default_rng(5))
-        assert np.array_equal(backward, forward[::-1]), MOTIONS[even]
+        forward = motion_states(even, 16, 64, np.random.default_rng(5))
+        backward = motion_states(even + 1, 16, 64, np.random.default_rng(5))
+        for f, b in zip(forward, backward):
+            assert np.array_equal(b, f[::-1]), MOTIONS[even]
     rng = np.random.default_rng(0)
     for _ in range(10):
-        c = motion_trajectory(MOTIONS.index('approach'), 16, 32, 12, rng)
-        gap = np.linalg.norm(c[:, 0] - c[:, 1], axis=1)
-        assert gap[-1] < gap[0] - 5  # the objects come closer
-        c = motion_trajectory(MOTIONS.index('rotate_cw'), 16, 32, 12, rng).astype(float)
-        v0, v1 = c[0, 0] - c[0, 1], c[8, 0] - c[8, 1]
-        assert v0[0] * v1[1] - v0[1] * v1[0] > 0  # clockwise on screen (y points down)
-        c = motion_trajectory(MOTIONS.index('move_then_stop'), 16, 32, 12, rng)
-        assert (c[8:] == c[8]).all() and not (c[:8] == c[8]).all()
-        assert (c[:, 0] == c[0, 0]).all() or (c[:, 1] == c[0, 1]).all()  # one object stays still
+        centre, angle, scale = motion_states(MOTIONS.index('move_right'), 16, 64, rng)
+        x, y = centre.T
+        assert x[-1] > x[0] + 10 and np.ptp(y) == 0 and np.ptp(angle) == 0 and np.ptp(scale) == 0
+        centre, angle, scale = motion_states(MOTIONS.index('rotate_cw'), 16, 64, rng)
+        assert angle[-1] < angle[0] - 80 and np.ptp(centre, axis=0).max() == 0 and np.ptp(scale) == 0
+        centre, angle, scale = motion_states(MOTIONS.index('zoom_in'), 16, 64, rng)
+        assert scale[-1] > 1.7 * scale[0] and np.ptp(angle) == 0
+
+
+def test_one_frame_looks_alike_in_every_class():
+    """A frame's position, angle and size have the same distribution whatever the class
+    (two-sample Kolmogorov-Smirnov distance of the per-frame states, 2000 clips a class)."""
+    from amd_mm.utils.demo_data import MOTIONS, motion_states
+    rng = np.random.default_rng(1)
+
+    def frames(motion):
+        states = [motion_states(motion, 16, 64, rng) for _ in range(2000)]
+        pick = rng.integers(16, size=len(states))
+        return np.array([[c[t, 0], c[t, 1], a[t] % 360, s[t]] for (c, a, s), t in zip(states, pick)])
+
+    def ks(a, b):
+        grid = np.sort(np.concatenate([a, b]))
+        return np.abs(np.searchsorted(np.sort(a), grid, 'right') / len(a)
+                      - np.searchsorted(np.sort(b), grid, 'right') / len(b)).max()
+
+    ref = frames(0)
+    for motion in range(2, len(MOTIONS), 2):
+        other = frames(motion)
+        assert max(ks(ref[:, k], other[:, k]) for k in range(4)) < 0.07, MOTIONS[motion]
 
 
 @pytest.mark.parametrize('mode', ['shuffle', 'single'])

@@ -3,7 +3,7 @@ and pictures (accuracy bars with the seeds as dots, loss curves).
 
 ``plan`` describes the study per modality (see ``tools/study.py``)::
 
-    {'video': {'baseline': 'mae', 'chance': 1 / 6,
+    {'video': {'baseline': 'mae', 'chance': 1 / 8,
                'arms': {'amd': {'label': 'AMD', 'ablation': False, 'describe': {...}}, ...},
                'controls': {'shuffled': {'label': 'frame-shuffled', 'ceiling': 0.5}, ...}}}
 

@@ -10,12 +10,13 @@
   ``rawframes/{train,val}_list.txt`` (``<dir> <num_frames> <label>``), and
   UCF101/HMDB51-style split lists ``videos/ucf101_{train,val}_split_{1,2,3}_videos.txt``;
 * motion videos (:func:`make_motion_videos`, Something-Something-like):
-  ``motion/{train,val}/<n>.mp4`` clips of the same two objects (two digits) in every
-  class, the class being *how* they move (:data:`MOTIONS`: approach / move apart,
-  rotate clockwise / counter-clockwise, move then stop / stop then move), with
-  ``motion/{train,val}_list.txt`` (``<file> <label>``). Every class is the time
-  reversal of another, so a single frame, and the unordered set of frames, say
-  nothing about the direction of a motion: only temporal order does.
+  ``motion/{train,val}/<n>.mp4`` clips of the same kind of object (a digit) in every
+  class, the class being *how* it moves (:data:`MOTIONS`: move right / left, down /
+  up, rotate clockwise / counter-clockwise, zoom in / out), with
+  ``motion/{train,val}_list.txt`` (``<file> <label>``). A single frame has the same
+  distribution in every class, and every class is the time reversal of another, so
+  neither one frame nor the unordered frames tell the direction of a motion: only
+  temporal order does.
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
 and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
@@ -159,85 +160,55 @@ def write_splits(root: str, name: str, total: int, seed: int = 0, num_splits: in
                 f.write('\n'.join(lines[i] for i in sorted(idx)) + '\n')
 
 
-# Something-Something-like motions of two objects; each odd class is the time reversal of
-# the even class before it, drawn from the same trajectories played backwards.
-MOTIONS = ('approach', 'move_apart', 'rotate_cw', 'rotate_ccw', 'move_then_stop', 'stop_then_move')
+# Something-Something-like motions of one object; each odd class is the time reversal of
+# the even class before it (the same clip played backwards).
+MOTIONS = ('move_right', 'move_left', 'move_down', 'move_up', 'rotate_cw', 'rotate_ccw',
+           'zoom_in', 'zoom_out')
 
 
-def _sprite(digit: np.ndarray, size: int, rng: np.random.Generator):
-    """A digit as an RGB ``(size, size, 3)`` float sprite and its ``(size, size)`` alpha."""
-    import cv2
-    alpha = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-    color = rng.uniform(120, 255, size=3) * rng.permutation([1.0, rng.uniform(0.3, 1), rng.uniform(0, 0.6)])
-    return np.broadcast_to(color, (size, size, 3)).astype(np.float32), alpha.astype(np.float32)
+def motion_states(motion: int, num_frames: int, size: int, rng: np.random.Generator):
+    """Per-frame centre ``(T, 2)`` (x, y), angle ``(T,)`` (degrees, counter-clockwise on
+    screen) and size ``(T,)`` (px) of the object for ``MOTIONS[motion]``.
 
-
-def motion_trajectory(motion: int, num_frames: int, size: int, sprite: int,
-                      rng: np.random.Generator) -> np.ndarray:
-    """``(T, 2, 2)`` top-left corners (x, y) of the two objects for ``MOTIONS[motion]``.
-
-    Separations (between the objects' centres) lie in the same range in every class,
-    so single frames look alike across classes. ``approach``: the objects move towards
-    each other along the line joining them; ``rotate_cw``: they turn around their
-    midpoint, clockwise on screen (y points down); ``move_then_stop``: one of them
-    glides in a straight line for the first half of the clip and rests, the other stays
-    still. The odd classes replay a trajectory of the even class before them backwards.
+    Every clip draws the same four offsets, a horizontal and a vertical shift, a turn and
+    a zoom factor, each ``u * amplitude`` around a random base state: in ``move_right``
+    / ``move_left`` the horizontal shift runs with time (``u`` from -0.5 to 0.5), in
+    ``move_down`` / ``move_up`` the vertical one, in ``rotate_*`` the turn, in ``zoom_*``
+    the zoom; the other offsets are still, with ``u`` drawn once per clip. So the state
+    in one frame has the same distribution in every class; only how it changes over
+    time tells the classes apart.
     """
-    base, reverse = MOTIONS[motion - motion % 2], motion % 2 == 1
-    near, far = 0.25 * size, 0.7 * size
-    s = np.linspace(0.0, 1.0, num_frames)[:, None]
-    for _ in range(1000):  # rejection sampling: both objects stay inside the frame
-        mid = rng.uniform(0, size, size=2)
-        if base == 'approach':
-            phi = rng.uniform(0, 2 * np.pi)
-            r_far, r_near = rng.uniform(0.55 * size, far), rng.uniform(near, 0.32 * size)
-            r = r_far + (r_near - r_far) * s[:, 0]
-            offset = 0.5 * r[:, None] * np.array([np.cos(phi), np.sin(phi)])
-            centres = np.stack([mid + offset, mid - offset], axis=1)
-        elif base == 'rotate_cw':
-            r = rng.uniform(near, far)
-            theta = rng.uniform(0, 2 * np.pi) + rng.uniform(np.pi / 3, 2 * np.pi / 3) * s[:, 0]
-            offset = 0.5 * r * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-            centres = np.stack([mid + offset, mid - offset], axis=1)
-        else:  # move_then_stop
-            half = np.clip(2 * s[:, 0], 0, 1)[:, None]
-            start, still = rng.uniform(0, size, size=(2, 2))
-            angle = rng.uniform(0, 2 * np.pi)
-            travel = rng.uniform(0.3, 0.5) * size * np.array([np.cos(angle), np.sin(angle)])
-            moving = start + half * travel
-            centres = np.stack([moving, np.broadcast_to(still, moving.shape)], axis=1)
-            if rng.random() < 0.5:
-                centres = centres[:, ::-1]
-            gap = np.linalg.norm(centres[:, 0] - centres[:, 1], axis=1)
-            if gap.min() < near or gap.max() > far:
-                continue
-        if (centres.min() >= sprite / 2) and (centres.max() <= size - sprite / 2):
-            corners = np.round(centres - sprite / 2).astype(int)
-            return corners[::-1] if reverse else corners
-    raise RuntimeError(f'no {MOTIONS[motion]} trajectory fits a {size} px frame')
+    pair, reverse = motion // 2, motion % 2 == 1
+    u = np.linspace(-0.5, 0.5, num_frames)
+    offsets = [u if pair == k else np.full(num_frames, rng.uniform(-0.5, 0.5)) for k in range(4)]
+    centre = rng.uniform(0.4, 0.6, size=2) * size + np.stack(offsets[:2], axis=1) * rng.uniform(0.25, 0.4) * size
+    angle = rng.uniform(0, 360) - offsets[2] * rng.uniform(90, 150)  # decreasing: clockwise on screen
+    scale = rng.uniform(0.4, 0.55) * size * rng.uniform(1.8, 2.4) ** offsets[3]
+    states = centre, angle, scale
+    return tuple(x[::-1] for x in states) if reverse else states
 
 
-def motion_clip(digits: np.ndarray, motion: int, num_frames: int, size: int,
+def motion_clip(digit: np.ndarray, motion: int, num_frames: int, size: int,
                 rng: np.random.Generator) -> np.ndarray:
-    """``(T, size, size, 3)`` uint8 frames of two digits performing ``MOTIONS[motion]``
-    on a plain background of a random colour."""
-    sprite = int(round(0.375 * size))
-    sprites = [_sprite(d, sprite, rng) for d in digits]
-    corners = motion_trajectory(motion, num_frames, size, sprite, rng)
-    background = np.broadcast_to(rng.uniform(0, 90, size=3), (size, size, 3)).astype(np.float32)
+    """``(T, size, size, 3)`` uint8 frames of a digit performing ``MOTIONS[motion]`` on a
+    plain background of a random colour."""
+    import cv2
+    centre, angle, scale = motion_states(motion, num_frames, size, rng)
+    color = rng.uniform(120, 255, size=3) * rng.permutation([1.0, rng.uniform(0.3, 1), rng.uniform(0, 0.6)])
+    background = rng.uniform(0, 90, size=3)
+    big = cv2.resize(digit, (64, 64), interpolation=cv2.INTER_CUBIC).clip(0, 1).astype(np.float32)
     frames = np.empty((num_frames, size, size, 3), np.uint8)
     for t in range(num_frames):
-        canvas = background.copy()
-        for (rgb, alpha), (x, y) in zip(sprites, corners[t]):
-            patch = canvas[y:y + sprite, x:x + sprite]
-            patch += alpha[..., None] * (rgb - patch)
-        frames[t] = canvas.clip(0, 255).astype(np.uint8)
+        warp = cv2.getRotationMatrix2D((32.0, 32.0), float(angle[t]), float(scale[t]) / 64)
+        warp[:, 2] += centre[t] - 32.0
+        alpha = cv2.warpAffine(big, warp, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+        frames[t] = (background * (1 - alpha) + color * alpha).clip(0, 255).astype(np.uint8)
     return frames
 
 
 def make_motion_videos(out: str, num_train: int = 96, num_val: int = 48, num_frames: int = 16,
                        size: int = 64, seed: int = 0) -> Dict[str, int]:
-    """Write the two-object motion videos (:data:`MOTIONS`, balanced classes) as
+    """Write the motion videos (:data:`MOTIONS`, balanced classes) as
     ``motion/{train,val}/<n>.mp4`` with ``motion/{train,val}_list.txt``.
 
     Written at ``size`` px for models that read them at half that size (the study
@@ -251,9 +222,9 @@ def make_motion_videos(out: str, num_train: int = 96, num_val: int = 48, num_fra
         lines = []
         for n in range(count):
             motion = n % len(MOTIONS)
-            digits = images[rng.choice(len(images), size=2, replace=False)]
             rel = f'{split}/{n:04d}.mp4'
-            write_video(osp.join(root, rel), motion_clip(digits, motion, num_frames, size, rng))
+            digit = images[rng.integers(len(images))]
+            write_video(osp.join(root, rel), motion_clip(digit, motion, num_frames, size, rng))
             lines.append(f'{rel} {motion}')
         with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')

@@ -1,5 +1,5 @@
 # Study, videos: fine-tuning and linear-probing protocol of every video student on the
-# six motion classes (amd_mm.utils.demo_data.MOTIONS). Fine-tune: the tiny video transfer
+# eight motion classes (amd_mm.utils.demo_data.MOTIONS). Fine-tune: the tiny video transfer
 # recipe (configs/tiny/finetune_video_tiny.py: mmaction2 Recognizer3D + VisionTransformer
 # loading the student directly, layer decay 0.75, drop path 0.1, label smoothing 0.1,
 # random erasing; test 2 clips x 3 crops) with the batch mixing off (it kept every model at
@@ -17,7 +17,7 @@ ann_file_train = 'work_dirs/study/data/motion/train_list.txt'
 ann_file_val = 'work_dirs/study/data/motion/val_list.txt'
 model = dict(
     backbone=dict(init_cfg=dict(checkpoint='work_dirs/study/runs/video_amd_s0/pretrain/epoch_15.pth')),
-    cls_head=dict(num_classes=6),
+    cls_head=dict(num_classes=8),
     data_preprocessor=dict(blending=None))
 train_pipeline = [
     dict(type='CheckedDecordInit', min_frames=16),
