@@ -103,7 +103,9 @@ class DistillBranch(nn.Module):
                 latent: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Loss terms (``loss_dir``, ``loss_gen``, ``loss_global``) of this teacher."""
         ids_diff = masks.teacher_only(self.teacher_ratio)
-        need_diff = (self.generators is not None or self.loss_global is not None) and ids_diff.shape[1] > 0
+        # the teacher always runs all the tokens it sees: its features on the student's
+        # tokens (the direct targets) depend on that context, also without a generator
+        need_diff = ids_diff.shape[1] > 0
         use_gen = self.generators is not None and ids_diff.shape[1] > 0
         on_student, on_diff = self.teacher(inputs, masks.ids_student, ids_diff if need_diff else None,
                                            self.teacher_layers)
