@@ -159,9 +159,22 @@ class Scheduler:
     """Runs job specs as ``tools/study.py --job`` subprocesses, ``workers`` at a time,
     each after the jobs it depends on; the most expensive ready job first."""
 
-    def __init__(self, out, workers, threads):
-        self.out, self.workers, self.threads = out, workers, threads
-        self.jobs, self.done = {}, {}
+    def __init__(self, out, workers, threads, reuse=False):
+        self.out, self.workers, self.threads, self.reuse = out, workers, threads, reuse
+        self.jobs, self.done, self.reused = {}, {}, []
+
+    def _finished(self, name, spec):
+        """The result of an earlier run of exactly this job (``--resume``), else None."""
+        path = osp.join(spec['run_dir'], 'job.json')
+        if not (self.reuse and osp.isfile(spec['result']) and osp.isfile(path)):
+            return None
+        with open(path) as f:
+            old = json.load(f)
+        old.pop('init', None)  # a control's checkpoint path is filled in at start
+        if old != spec:
+            return None
+        with open(spec['result']) as f:
+            return json.load(f)
 
     def add(self, name, spec, after=(), cost=1.0):
         spec = dict(spec, name=name, threads=self.threads, run_dir=osp.join(self.out, 'runs', name),
@@ -185,6 +198,13 @@ class Scheduler:
     def run(self):
         pending, running = dict(self.jobs), {}
         os.makedirs(osp.join(self.out, 'logs'), exist_ok=True)
+        for name, job in list(pending.items()):
+            result = self._finished(name, job['spec'])
+            if result is not None:
+                self.done[name] = result
+                self.reused.append(name)
+                del pending[name]
+                print(f'[study] reused {name} (finished earlier, same job)', flush=True)
         while pending or running:
             ready = sorted((n for n, j in pending.items() if all(a in self.done for a in j['after'])),
                            key=lambda n: -pending[n]['cost'])
@@ -229,6 +249,8 @@ def main(argv=None):
                         help='run only these arms (pilots; default: all; the baseline always runs)')
     parser.add_argument('--data-seed', type=int, default=0,
                         help='seed of the generated data (pilots use another than the study)')
+    parser.add_argument('--resume', action='store_true',
+                        help='reuse the runs in --out that finished with exactly the same job')
     parser.add_argument('--report-only', action='store_true',
                         help='rebuild results.* and the pictures from the finished runs in --out')
     parser.add_argument('--job', help=argparse.SUPPRESS)
@@ -254,7 +276,7 @@ def main(argv=None):
     print(f'[study] {mode}: data in {data} ({time.time() - start:.0f}s), seeds {seeds}', flush=True)
 
     plan = describe_plan(modalities, args.arms)
-    sched = Scheduler(out, workers, threads=max(1, (os.cpu_count() or 2) // workers))
+    sched = Scheduler(out, workers, threads=max(1, (os.cpu_count() or 2) // workers), reuse=args.resume)
     plan_jobs(sched, plan, seeds, out, args.quick)
     done = sched.run()
     cmd = 'python tools/study.py --out ' + args.out + (' --quick' if args.quick else '') + \
@@ -264,7 +286,8 @@ def main(argv=None):
         (f' --data-seed {args.data_seed}' if args.data_seed else '')
     run_info = dict(command=cmd, mode=mode, seeds=seeds, wall_s=time.time() - start,
                     cpu_s=cpu_seconds() - cpu_start, cpus=os.cpu_count(), workers=workers,
-                    settings=settings, modalities=modalities, plan=plan, claims=CLAIMS)
+                    settings=settings, modalities=modalities, plan=plan, claims=CLAIMS,
+                    reused=sched.reused)
     with open(osp.join(out, 'run_info.json'), 'w') as f:
         json.dump(run_info, f, indent=1)
     return write_report(out, done, run_info)
