@@ -187,3 +187,19 @@ def test_symmetric_teacher_switches_the_generative_branch_off(monkeypatch):
     assert set(losses) == {'loss_rec', 'loss_dir'}
     (ids_student, ids_teacher_only), = seen
     assert ids_teacher_only is None and ids_student.shape == (8, 16)
+
+
+def test_direct_only_teacher_still_sees_its_own_tokens():
+    """Without a generator the teacher still runs every token it sees (as the official
+    teacher does): its features on the student's tokens, the direct targets, carry the
+    context of the teacher-only tokens, so direct-only is not the symmetric arm."""
+    model = build_image_amd(generator=None, loss_gen=None)  # teacher ratio 0.5, student 0.75
+    seen = []
+    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], args[2], out[0])))
+    x = _fixed_batch()
+    losses = model.loss(x)
+    assert set(losses) == {'loss_rec', 'loss_dir'}
+    (ids_student, ids_teacher_only, targets), = seen
+    assert ids_teacher_only is not None and ids_teacher_only.shape == (8, 16)  # 32 seen - 16
+    without_context, _ = model.teacher(x, ids_student, None, model.branches[0].teacher_layers)
+    assert not torch.allclose(without_context[-1], targets[-1], atol=1e-4)

@@ -1,78 +1,133 @@
-"""Proof that it learns: the study tool runs end to end, and the visualisation hook draws
-masks and reconstructions during ordinary training.
+"""Proof that it learns: tools/study.py runs end to end (--quick, once for the whole file)
+and its report says what its runs measured.
 
-Accuracies are checked as fractions in [0, 1] (``results.json``; ``results.md`` shows
-the same numbers in percent).
+Accuracies are checked as fractions in [0, 1] (``results.json``; ``results.md`` shows the
+same numbers in percent).
 """
 import glob
 import json
 import os.path as osp
+import time
 
-import numpy as np
 import pytest
-import torch
-from PIL import Image
 
-from conftest import ROOT, TINY_TEACHER, build_image_amd, run_tool
+from conftest import ROOT, run_tool
+from test_visualization import _png
 
 MODALITIES = ('image', 'video')
-METHODS = {'image': ('AMD', 'MAE'), 'video': ('AMD', 'VideoMAE')}
+PROTOCOLS = ('finetune', 'linear_probe')
+
+pytestmark = pytest.mark.e2e
 
 
-def _png(path):
-    with Image.open(path) as img:
-        assert img.format == 'PNG'
-        return img.size, np.asarray(img.convert('RGB'))
-
-
-def _teacher_ckpt(path, arch=None):
-    """A randomly initialised tiny image teacher (default: the arch of configs/tiny/amd_image_tiny.py)."""
-    from amd_mm.registry import MMPRETRAIN_MODELS
-    arch = arch or dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=384)
-    teacher = MMPRETRAIN_MODELS.build(dict(type='MaskedViT', arch=arch, img_size=32, patch_size=4))
-    teacher.init_weights()
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in teacher.state_dict().items()}}, path)
-    return str(path)
-
-
-def test_quick_study_end_to_end(tmp_path):
-    out = tmp_path / 'study'
+@pytest.fixture(scope='module')
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp('study') / 'out'
+    start = time.time()
     proc = run_tool('tools/study.py', '--quick', '--out', str(out), timeout=900)
-    assert 'done in' in proc.stdout
-
     summary = json.loads((out / 'results.json').read_text())
-    assert summary['mode'] == 'quick' and summary['seeds'] == [0]
-    for modality in MODALITIES:
-        for method in ('amd', 'mae'):
-            for protocol in ('finetune', 'linear_probe'):
-                stat = summary['results'][modality][method][protocol]
-                assert len(stat['values']) == 1 and stat['n'] == 1
-                assert all(0.0 <= v <= 1.0 for v in stat['values']), (modality, method, protocol)
-                assert 0.0 <= stat['mean'] <= 1.0 and stat['std'] == 0.0
-            gain = summary['gains'][modality]['finetune']
-            assert -1.0 <= gain['mean'] <= 1.0
-        refs = summary['references'][modality]
-        assert 0.0 <= refs['teacher']['linear_probe'] <= 1.0
-        for protocol in ('finetune', 'linear_probe'):
-            assert all(0.0 <= v <= 1.0 for v in refs['scratch'][protocol]['values'])
+    jobs = {}
+    for path in glob.glob(str(out / 'runs' / '*' / 'result.json')):
+        with open(path) as f:
+            jobs[osp.basename(osp.dirname(path))] = json.load(f)
+    return dict(out=out, stdout=proc.stdout, summary=summary, jobs=jobs, seconds=time.time() - start)
 
-    table = (out / 'results.md').read_text()
+
+def test_every_arm_is_a_config_and_every_job_ran(study):
+    summary, jobs = study['summary'], study['jobs']
+    assert 'done in' in study['stdout']
+    assert summary['mode'] == 'quick' and summary['seeds'] == [0]
+    arms = summary['arms']
+    assert set(arms['image']) == {'amd', 'mae'}
+    assert {'amd', 'mae', 'symmetric', 'teacher050', 'fullview', 'direct_only', 'generative_only',
+            'last_layer'} == set(arms['video'])
     for modality in MODALITIES:
-        for name in METHODS[modality]:
+        for arm, info in arms[modality].items():
+            assert osp.isfile(osp.join(ROOT, 'configs', 'study', info['config'])), info['config']
+            assert f'{modality}_{arm}_s0' in jobs
+        assert f'{modality}_teacher' in jobs and f'{modality}_scratch_s0' in jobs
+    assert {'video_control_shuffled_s0', 'video_control_single_frame_s0'} <= set(jobs)
+    # the arms' descriptions are read from their configs
+    video = arms['video']
+    assert video['symmetric']['describe']['teacher_ratio'] == 0.9
+    assert 'generative off' in video['symmetric']['describe']['branches']
+    assert video['direct_only']['describe']['branches'] == 'direct'
+    assert video['generative_only']['describe']['branches'] == 'generative'
+    assert video['last_layer']['describe']['layers'] == '4->6'
+    assert video['amd']['describe']['layers'] == '2->3, 4->6'
+
+
+def test_the_arms_trained_what_their_configs_say(study):
+    jobs, out = study['jobs'], study['out']
+    terms = lambda name: set().union(*(set(r) for r in jobs[name]['losses'])) - {'iter', 'loss'}  # noqa: E731
+    assert terms('video_amd_s0') == {'loss_rec', 'loss_dir', 'loss_gen'}
+    assert terms('video_mae_s0') == {'loss_rec'}
+    assert terms('video_symmetric_s0') == {'loss_rec', 'loss_dir'}  # nothing to predict: off
+    assert terms('video_direct_only_s0') == {'loss_rec', 'loss_dir'}
+    assert terms('video_generative_only_s0') == {'loss_rec', 'loss_gen'}
+    log = (out / 'logs' / 'video_symmetric_s0.log').read_text()
+    assert 'generative branch has nothing to predict and is off' in log
+    # the controls start from the AMD student of their seed and fine-tune only
+    for name in ('shuffled', 'single_frame'):
+        job = json.loads((out / 'runs' / f'video_control_{name}_s0' / 'job.json').read_text())
+        assert job['init'] == jobs['video_amd_s0']['checkpoint'] and 'linear_probe' not in jobs[
+            f'video_control_{name}_s0']
+    # every run wrote under --out (the configs' work_dirs/study/ paths are re-rooted)
+    assert jobs['video_amd_s0']['checkpoint'].startswith(str(out))
+
+
+def test_report_numbers_are_the_runs_numbers(study):
+    summary, jobs = study['summary'], study['jobs']
+    for modality in MODALITIES:
+        for arm in summary['arms'][modality]:
+            for p in PROTOCOLS:
+                value = jobs[f'{modality}_{arm}_s0'][p]
+                assert 0.0 <= value <= 1.0
+                assert summary['results'][modality][arm][p]['values'] == [value]
+        base = 'mae'
+        for arm, gains in summary['gains'][modality].items():
+            for p in PROTOCOLS:
+                diff = jobs[f'{modality}_{arm}_s0'][p] - jobs[f'{modality}_{base}_s0'][p]
+                assert gains[p]['values'] == [pytest.approx(diff)]
+                assert gains[p]['wins'] == int(diff > 0) and gains[p]['losses'] == int(diff < 0)
+        scratch = jobs[f'{modality}_scratch_s0']
+        assert summary['references'][modality]['scratch']['finetune']['values'] == [scratch['finetune']]
+        assert summary['references'][modality]['teacher']['linear_probe'] == \
+            jobs[f'{modality}_teacher']['linear_probe']
+    target = summary['targets']['video']
+    best = max(summary['results']['video'], key=lambda a: jobs[f'video_{a}_s0']['finetune'])
+    assert target['best_finetune'] == jobs[f'video_{best}_s0']['finetune']
+    assert target['gap'] == pytest.approx(target['best_finetune'] - jobs['video_scratch_s0']['finetune'])
+    assert target['controls']['shuffled'] == jobs['video_control_shuffled_s0']['finetune']
+    for claim in summary['claims']:
+        diff = jobs[f'video_{claim["a"]}_s0']['finetune'] - jobs[f'video_{claim["b"]}_s0']['finetune']
+        assert claim['finetune']['values'] == [pytest.approx(diff)]
+
+
+def test_tables_and_pictures(study):
+    out, summary = study['out'], study['summary']
+    table = (out / 'results.md').read_text()
+    for modality, names in (('image', ('AMD', 'MAE')), ('video', ('AMD', 'VideoMAE'))):
+        for name in names:
             row = [line for line in table.splitlines() if line.startswith(f'| {modality} | {name} |')]
             assert len(row) == 1, (modality, name)
             cells = [c.strip() for c in row[0].strip('|').split('|')]
-            for cell in cells[2:]:  # "mean ± std [per-seed]" in percent
-                mean = float(cell.split('±')[0])
-                assert 0.0 <= mean <= 100.0
-        assert f'| {modality} | fine-tune |' in table and f'| {modality} | linear probe |' in table
+            for cell, p in zip(cells[2:], PROTOCOLS):  # "mean ± std [per-seed]" in percent
+                stat = summary['results'][modality]['amd' if name == 'AMD' else 'mae'][p]
+                assert cell.startswith(f'{100 * stat["mean"]:.1f} ± {100 * stat["std"]:.1f} [')
         assert f'| {modality} | reference: random init' in table
-        assert f'| {modality} | reference: teacher' in table
+    for arm in summary['arms']['video'].values():
+        assert f'| {arm["label"]} | ' in table
+    for claim in ('asymmetric beats symmetric', 'both branches beat direct only',
+                  'both branches beat generative only', 'middle + last layers beat last only'):
+        assert f'| {claim} |' in table
+    assert '| control: frame-shuffled' in table and '| control: single frame' in table
 
-    # pictures: matplotlib figures at their figsize x dpi, mask grids of the rendering code
+    # matplotlib figures at their figsize x dpi; mask grids of the rendering code
     assert _png(out / 'accuracy_bars.png')[0] == (560, 264)
-    for modality in MODALITIES:
-        assert _png(out / f'loss_curves_{modality}.png')[0] == (720, 264)
+    assert _png(out / 'ablations_video.png')[0] == (720, 288)
+    for name in ('loss_curves_image', 'loss_curves_video', 'loss_curves_video_ablations'):
+        assert _png(out / f'{name}.png')[0] == (720, 264)
     # 4 samples x (input, teacher, student, reconstruction); images 32 px x3, clips 4 frames x2
     size, pix = _png(out / 'masks_image.png')
     assert size == (4 * 96 + 3 * 4, 30 + 4 * 96 + 3 * 4)
@@ -80,61 +135,16 @@ def test_quick_study_end_to_end(tmp_path):
     size, pix = _png(out / 'masks_video.png')
     assert size == (4 * (4 * 64 + 3) + 3 * 4, 30 + 4 * 64 + 3 * 4)
     assert pix.std() > 10
+    assert sorted(summary['pictures']) == sorted(p.name for p in out.glob('*.png'))
     for path in out.glob('*.png'):
         assert path.stat().st_size < 300_000, path
-    # the report is rebuilt from the finished runs without training
-    run_tool('tools/study.py', '--out', str(out), '--report-only', timeout=300)
-    assert json.loads((out / 'results.json').read_text()) == summary
     # the hook drew the last training batch of every pre-training run
-    for name in ('image_amd_s0', 'image_mae_s0', 'video_amd_s0', 'video_teacher'):
+    for name in ('image_amd_s0', 'image_mae_s0', 'video_amd_s0', 'video_symmetric_s0', 'video_teacher'):
         assert glob.glob(str(out / 'runs' / name / 'pretrain' / '*' / 'vis_data' / 'vis_image' /
                              'mask_reconstruction_*.png')), name
 
 
-def test_vis_hook_writes_pngs_during_training(demo_root, tmp_path):
-    ckpt = _teacher_ckpt(tmp_path / 'teacher.pth')
-    config = tmp_path / 'amd_vis.py'
-    config.write_text(
-        f"_base_ = [{osp.join(ROOT, 'configs', 'tiny', 'amd_image_tiny.py')!r}]\n"
-        f"train_dataloader = dict(dataset=dict(data_root={demo_root + '/images/'!r}))\n"
-        f"model = dict(teacher=dict(checkpoint={ckpt!r}))\n"
-        "train_cfg = dict(max_epochs=1)\n"
-        "default_hooks = dict(logger=dict(interval=1))\n"
-        "custom_hooks = [dict(type='MaskReconstructionVisHook', interval=2, max_samples=3)]\n")
-    work_dir = tmp_path / 'work'
-    run_tool('tools/train.py', str(config), '--work-dir', str(work_dir))
-    # 96 images / batch 32 = 3 iterations: interval 2 -> iter 2, draw_last -> iter 3
-    pngs = sorted(glob.glob(str(work_dir / '*' / 'vis_data' / 'vis_image' / '*.png')))
-    assert [osp.basename(p) for p in pngs] == ['mask_reconstruction_2.png', 'mask_reconstruction_3.png']
-    for path in pngs:
-        size, pix = _png(path)
-        assert size == (4 * 96 + 3 * 4, 30 + 3 * 96 + 2 * 4)
-        assert pix.std() > 10
-    # drawing did not advance the mask generator: one step per training iteration
-    state = torch.load(str(work_dir / 'epoch_1.pth'), map_location='cpu', weights_only=False)['state_dict']
-    assert int(state['mask_generator.step']) == 3
-
-
-@pytest.mark.parametrize('teacher', [True, False])
-def test_render_restores_state(tmp_path, teacher):
-    from amd_mm.engine.visualization import render_reconstruction, views_of
-    model = build_image_amd(teacher_ckpt=_teacher_ckpt(tmp_path / 't.pth', TINY_TEACHER) if teacher else None,
-                            teacher=teacher)
-    model.train()
-    model.decoder.eval()  # a module deliberately in eval stays in eval
-    inputs = torch.randn(5, 3, 32, 32)
-    step = int(model.mask_generator.step)
-    rng = torch.get_rng_state()
-    picture = render_reconstruction(model, inputs, max_samples=2)
-    assert int(model.mask_generator.step) == step
-    assert torch.equal(torch.get_rng_state(), rng)  # masks come from a private generator
-    assert model.backbone.training and not model.decoder.training
-    columns = 4 if teacher else 3  # no teacher column for plain MAE
-    assert picture.dtype == np.uint8
-    assert picture.shape == (16 + 2 * 96 + 4, columns * 96 + (columns - 1) * 4, 3)
-    # the reconstruction keeps the visible patches of the input exactly
-    views = views_of(model, inputs[:2])
-    keep = views['masks'].to_bool(views['masks'].ids_student)  # (B, N)
-    from amd_mm.models.utils.tokens import patchify
-    same = (patchify(views['reconstruction'], 4) - patchify(views['input'], 4)).abs().amax(dim=(2, 3))
-    assert (same[keep] < 1e-5).all() and (same[~keep] > 0).any()
+def test_report_only_rebuilds_the_same_report(study):
+    out = study['out']
+    run_tool('tools/study.py', '--out', str(out), '--report-only', timeout=300)
+    assert json.loads((out / 'results.json').read_text()) == study['summary']

@@ -1,11 +1,10 @@
 """The video pipeline on real mp4 files decoded by decord."""
 import os.path as osp
-import shutil
 
 import numpy as np
 import pytest
 import torch
-from mmaction.registry import DATASETS, TRANSFORMS
+from mmaction.registry import DATASETS, MODELS
 from mmengine.registry import init_default_scope
 
 from amd_mm.datasets import BadVideoError
@@ -94,3 +93,106 @@ def test_rawframes_alternative(demo_root):
         pipeline=[dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
                   dict(type='RawFrameDecode')] + PIPE[2:]))
     assert ds[0]['inputs'].shape == (3, 3, 8, 32, 32)
+
+
+# -- the study's motion task (amd_mm.utils.demo_data.make_motion_videos) --------------
+@pytest.fixture(scope='module')
+def motion_root(tmp_path_factory):
+    from amd_mm.utils.demo_data import make_motion_videos
+    root = str(tmp_path_factory.mktemp('motion'))
+    assert make_motion_videos(root, num_train=16, num_val=8) == dict(train=16, val=8)
+    return osp.join(root, 'motion')
+
+
+def motion_dataset(motion_root):
+    init_default_scope('mmaction')
+    return DATASETS.build(dict(
+        type='VideoDataset', ann_file=osp.join(motion_root, 'train_list.txt'),
+        data_prefix=dict(video=motion_root), test_mode=True,
+        pipeline=[dict(type='CheckedDecordInit', min_frames=16),
+                  dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
+                  dict(type='DecordDecode'), dict(type='Resize', scale=(32, 32), keep_ratio=False),
+                  dict(type='FormatShape', input_format='NCTHW'),
+                  dict(type='PackActionInputs')]))
+
+
+def test_motion_videos_decode_with_balanced_classes(motion_root):
+    import decord
+    from amd_mm.utils.demo_data import MOTIONS
+    labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
+    assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
+    assert decord.VideoReader(osp.join(motion_root, 'train', '0000.mp4'))[0].shape == (64, 64, 3)
+    clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), as the study reads it
+    assert clip.shape == (1, 3, 8, 32, 32)
+    assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the object moved
+
+
+def test_motion_classes_are_time_reversals_and_do_what_they_say():
+    """Each odd class replays a clip of the even class before it backwards, so the frames
+    without their order cannot tell the two apart; the even classes move as named."""
+    from amd_mm.utils.demo_data import MOTIONS, motion_states
+    for even in range(0, len(MOTIONS), 2):
+        forward = motion_states(even, 16, 64, np.random.default_rng(5))
+        backward = motion_states(even + 1, 16, 64, np.random.default_rng(5))
+        for f, b in zip(forward, backward):
+            assert np.array_equal(b, f[::-1]), MOTIONS[even]
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        centre, angle, scale = motion_states(MOTIONS.index('move_right'), 16, 64, rng)
+        x, y = centre.T
+        assert x[-1] > x[0] + 10 and np.ptp(y) == 0 and np.ptp(angle) == 0 and np.ptp(scale) == 0
+        centre, angle, scale = motion_states(MOTIONS.index('rotate_cw'), 16, 64, rng)
+        assert angle[-1] < angle[0] - 80 and np.ptp(centre, axis=0).max() == 0 and np.ptp(scale) == 0
+        centre, angle, scale = motion_states(MOTIONS.index('zoom_in'), 16, 64, rng)
+        assert scale[-1] > 1.7 * scale[0] and np.ptp(angle) == 0
+
+
+def test_one_frame_looks_alike_in_every_class():
+    """A frame's position, angle and size have the same distribution whatever the class
+    (two-sample Kolmogorov-Smirnov distance of the per-frame states, 2000 clips a class)."""
+    from amd_mm.utils.demo_data import MOTIONS, motion_states
+    rng = np.random.default_rng(1)
+
+    def frames(motion):
+        states = [motion_states(motion, 16, 64, rng) for _ in range(2000)]
+        pick = rng.integers(16, size=len(states))
+        return np.array([[c[t, 0], c[t, 1], a[t] % 360, s[t]] for (c, a, s), t in zip(states, pick)])
+
+    def ks(a, b):
+        grid = np.sort(np.concatenate([a, b]))
+        return np.abs(np.searchsorted(np.sort(a), grid, 'right') / len(a)
+                      - np.searchsorted(np.sort(b), grid, 'right') / len(b)).max()
+
+    ref = frames(0)
+    for motion in range(2, len(MOTIONS), 2):
+        other = frames(motion)
+        assert max(ks(ref[:, k], other[:, k]) for k in range(4)) < 0.07, MOTIONS[motion]
+
+
+@pytest.mark.parametrize('mode', ['shuffle', 'single'])
+def test_temporal_control_keeps_the_frames_and_removes_their_order(motion_root, mode):
+    """The controls' preprocessor: each clip keeps its frames but loses their order
+    ('shuffle'), or becomes one of its frames repeated ('single'), in training and test."""
+    from mmengine.dataset import pseudo_collate
+    ds = motion_dataset(motion_root)
+    plain = MODELS.build(dict(type='ViewsAsSamplesPreprocessor', format_shape='NCTHW'))
+    control = MODELS.build(dict(type='ViewsAsSamplesPreprocessor', format_shape='NCTHW',
+                                temporal_control=mode))
+    batch = pseudo_collate([ds[i] for i in range(4)])
+    torch.manual_seed(0)
+    for training in (True, False):
+        ref = plain(batch, training)['inputs']
+        out = control(batch, training)['inputs']  # (B, 1, C, T, H, W)
+        assert out.shape == ref.shape == (4, 1, 3, 8, 32, 32)
+        for clip, original in zip(out[:, 0], ref[:, 0]):
+            frames = [original[:, t] for t in range(8)]
+            seen = [next(i for i, f in enumerate(frames) if torch.equal(f, clip[:, t])) for t in range(8)]
+            if mode == 'shuffle':  # the same frames, another order
+                assert sorted(seen) == list(range(8)) and seen != list(range(8))
+            else:  # one of the clip's frames, repeated
+                assert len(set(seen)) == 1
+
+
+def test_temporal_control_names_a_bad_mode():
+    with pytest.raises(ValueError, match="data_preprocessor.temporal_control='reverse'"):
+        MODELS.build(dict(type='ViewsAsSamplesPreprocessor', temporal_control='reverse'))

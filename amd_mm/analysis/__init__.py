@@ -1,4 +1,7 @@
-"""Measuring and planning training steps (used by ``tools/benchmark.py`` and ``tools/plan.py``).
+"""Measuring training steps and what they teach (used by ``tools/benchmark.py``,
+``tools/plan.py`` and ``tools/study.py``).
+
+Steps:
 
 * :mod:`.step` -- one training step of any config on a synthetic batch: input geometry,
   batches shaped as the pipeline gives them, the model and optimizer as the runner
@@ -12,5 +15,14 @@
   run time from an export of its repository.
 * :mod:`.gpu_report` -- merges the outputs of ``tools/gpu_check.sh`` into one record.
 
-Nothing here is imported by ``import amd_mm``: the tools import what they use.
+What a pre-trained encoder learned (the study):
+
+* :mod:`.probe`: frozen-encoder features and a cross-validated linear probe;
+* :mod:`.stats`: means, spreads and seed-paired differences of accuracies;
+* :mod:`.runs`: one study job (pre-train, probe, fine-tune) with MMEngine runners from
+  config files, and what a finished run left (losses, checkpoint);
+* :mod:`.report`: the study's tables and pictures.
+
+Nothing here is imported by ``import amd_mm``: the tools import what they use
+(scikit-learn and matplotlib are only needed by the study's modules).
 """

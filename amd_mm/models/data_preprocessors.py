@@ -1,8 +1,29 @@
 """Data preprocessors the toolboxes lack."""
 import copy
+from typing import Optional
 
+import torch
 from mmaction.models.data_preprocessors import ActionDataPreprocessor
 from mmaction.registry import MODELS
+
+TEMPORAL_CONTROLS = ('shuffle', 'single')
+
+
+def remove_temporal_order(clips: torch.Tensor, mode: str) -> torch.Tensor:
+    """``(..., C, T, H, W)`` clips without their temporal order, each clip on its own:
+    ``'shuffle'`` puts its frames in a random order, ``'single'`` repeats one of its
+    frames drawn at random (appearance only). Draws from torch's global generator."""
+    if mode not in TEMPORAL_CONTROLS:
+        raise ValueError(f'temporal_control={mode!r} must be one of {TEMPORAL_CONTROLS} or None')
+    c, t, h, w = clips.shape[-4:]
+    flat = clips.reshape(-1, c, t, h, w)
+    n = flat.shape[0]
+    if mode == 'shuffle':
+        order = torch.rand(n, t, device=clips.device).argsort(dim=1)
+    else:
+        order = torch.randint(t, (n, 1), device=clips.device).expand(n, t)
+    index = order[:, None, :, None, None].expand(n, c, t, h, w)
+    return flat.gather(2, index).reshape(clips.shape)
 
 
 @MODELS.register_module()
@@ -15,7 +36,21 @@ class ViewsAsSamplesPreprocessor(ActionDataPreprocessor):
     sample are averaged), so a loss over ``B`` labels would meet ``B x V`` scores.
     Batch blending (mixup / cutmix) then mixes views as independent samples, as the
     official code does. In validation and test nothing changes (multi-clip protocols).
+
+    Args:
+        temporal_control (str, optional): for control experiments, take the temporal
+            order out of every clip, in training and in test (see
+            :func:`remove_temporal_order`): ``'shuffle'`` or ``'single'``. A model that
+            then stays near chance shows that its task needs the order of the frames.
+        *args, **kwargs: ``ActionDataPreprocessor`` arguments.
     """
+
+    def __init__(self, *args, temporal_control: Optional[str] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if temporal_control is not None and temporal_control not in TEMPORAL_CONTROLS:
+            raise ValueError(f'data_preprocessor.temporal_control={temporal_control!r} must be one '
+                             f'of {TEMPORAL_CONTROLS} or None')
+        self.temporal_control = temporal_control
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if training and isinstance(data.get('inputs'), (list, tuple)):
@@ -25,4 +60,7 @@ class ViewsAsSamplesPreprocessor(ActionDataPreprocessor):
                     inputs.append(clip[v:v + 1])
                     samples.append(sample if v == 0 else copy.deepcopy(sample))
             data = dict(data, inputs=inputs, data_samples=samples)
-        return super().forward(data, training)
+        data = super().forward(data, training)
+        if self.temporal_control is not None:
+            data['inputs'] = remove_temporal_order(data['inputs'], self.temporal_control)
+        return data

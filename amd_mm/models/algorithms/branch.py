@@ -169,10 +169,12 @@ class DistillBranch(FrozenHolder, nn.Module):
                 latent: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Loss terms (``loss_dir``, ``loss_gen``, ``loss_global``) of this teacher."""
         ids_teacher_only = masks.ids_teacher_only(self.teacher_ratio)
+        # the teacher always runs every token it sees: its features on the student's
+        # tokens (the direct targets) depend on that context, also without a generator
+        # (as the official teacher, models/modeling_finetune_amd.py:257-279 at 8d2ec6f)
         has_teacher_only = ids_teacher_only.shape[1] > 0
-        need_teacher_only = (self.generators is not None or self.loss_global is not None) and has_teacher_only
         on_student, on_teacher_only = self.teacher(
-            inputs, masks.ids_student, ids_teacher_only if need_teacher_only else None,
+            inputs, masks.ids_student, ids_teacher_only if has_teacher_only else None,
             self.teacher_layers)
         feats = [taps[layer] for layer in self.student_layers]
         projected = [head(f) for head, f in zip(self.heads, feats)] if self.heads is not None else feats
@@ -184,7 +186,7 @@ class DistillBranch(FrozenHolder, nn.Module):
                 self.loss_gen(gen(p, masks.ids_student, ids_teacher_only, masks.grid), t)
                 for gen, p, t in zip(self.generators, projected, on_teacher_only)) / len(projected)
         if self.loss_global is not None:
-            seen = [on_student[-1]] + ([on_teacher_only[-1]] if need_teacher_only else [])
+            seen = [on_student[-1]] + ([on_teacher_only[-1]] if has_teacher_only else [])
             target = torch.cat(seen, dim=1).mean(dim=1)
             losses['loss_global'] = self.loss_global(self.global_head(latent.mean(dim=1)), target)
         return losses

@@ -1,0 +1,7 @@
+# Study, videos, baseline: the same student pre-trained with plain VideoMAE, i.e.
+# video_amd.py without a teacher (no alignment terms). Same data, steps, and student tube
+# masks per seed.
+_base_ = ['./video_amd.py']
+
+model = dict(teacher=None, generator=None, loss_dir=None, loss_gen=None,
+             mask_generator=dict(teacher_ratio=0.0))
