@@ -28,7 +28,7 @@ TINY_VIDEO_STUDENT = dict(TINY_VIDEO_VIT, embed_dims=64, depth=4, num_heads=4)
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):
     """Small real data written by the project's own generator (images and mp4 videos)."""
-    from amd_mm.utils import demo_ava, demo_data
+    from amd_mm.tools_lib import demo_ava, demo_data
     root = str(tmp_path_factory.mktemp('demo'))
     demo_data.make_images(root, num_train=96, num_val=32)
     demo_data.make_videos(root, num_train=8, num_val=4)

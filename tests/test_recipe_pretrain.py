@@ -213,7 +213,7 @@ def _official_k400_indices_short(num_frames, clip_len, step):
 
 @pytest.fixture
 def short_video(tmp_path):
-    from amd_mm.utils.demo_data import write_video
+    from amd_mm.tools_lib.demo_data import write_video
     frames = np.stack([np.full((64, 64, 3), 10 * i + 5, np.uint8) for i in range(22)])
     frames[:, :8, :8] = 255  # some texture
     path = tmp_path / 'short.mp4'

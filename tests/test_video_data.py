@@ -52,7 +52,7 @@ def bad_list(demo_root, tmp_path):
     videos = osp.join(demo_root, 'videos')
     with open(osp.join(videos, 'bad_corrupt.mp4'), 'wb') as f:
         f.write(b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 4)
-    from amd_mm.utils.demo_data import write_video
+    from amd_mm.tools_lib.demo_data import write_video
     write_video(osp.join(videos, 'bad_short.mp4'), np.full((6, 64, 64, 3), 120, np.uint8))
     ann = tmp_path / 'list.txt'
     ann.write_text('bad_corrupt.mp4 0\nbad_short.mp4 1\ntrain/0000.mp4 0\n')
@@ -95,10 +95,10 @@ def test_rawframes_alternative(demo_root):
     assert ds[0]['inputs'].shape == (3, 3, 8, 32, 32)
 
 
-# -- the study's motion task (amd_mm.utils.demo_data.make_motion_videos) --------------
+# -- the study's motion task (amd_mm.tools_lib.demo_data.make_motion_videos) --------------
 @pytest.fixture(scope='module')
 def motion_root(tmp_path_factory):
-    from amd_mm.utils.demo_data import make_motion_videos
+    from amd_mm.tools_lib.demo_data import make_motion_videos
     root = str(tmp_path_factory.mktemp('motion'))
     assert make_motion_videos(root, num_train=16, num_val=8) == dict(train=16, val=8)
     return osp.join(root, 'motion')
@@ -118,7 +118,7 @@ def motion_dataset(motion_root):
 
 def test_motion_videos_decode_with_balanced_classes(motion_root):
     import decord
-    from amd_mm.utils.demo_data import MOTIONS
+    from amd_mm.tools_lib.demo_data import MOTIONS
     labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
     assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
     assert decord.VideoReader(osp.join(motion_root, 'train', '0000.mp4'))[0].shape == (64, 64, 3)
@@ -130,7 +130,7 @@ def test_motion_videos_decode_with_balanced_classes(motion_root):
 def test_motion_classes_are_time_reversals_and_do_what_they_say():
     """Each odd class replays a clip of the even class before it backwards, so the frames
     without their order cannot tell the two apart; the even classes move as named."""
-    from amd_mm.utils.demo_data import MOTIONS, motion_states
+    from amd_mm.tools_lib.demo_data import MOTIONS, motion_states
     for even in range(0, len(MOTIONS), 2):
         forward = motion_states(even, 16, 64, np.random.default_rng(5))
         backward = motion_states(even + 1, 16, 64, np.random.default_rng(5))
@@ -150,7 +150,7 @@ def test_motion_classes_are_time_reversals_and_do_what_they_say():
 def test_one_frame_looks_alike_in_every_class():
     """A frame's position, angle and size have the same distribution whatever the class
     (two-sample Kolmogorov-Smirnov distance of the per-frame states, 2000 clips a class)."""
-    from amd_mm.utils.demo_data import MOTIONS, motion_states
+    from amd_mm.tools_lib.demo_data import MOTIONS, motion_states
     rng = np.random.default_rng(1)
 
     def frames(motion):

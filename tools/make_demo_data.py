@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from amd_mm.utils import demo_ava, demo_data  # noqa: E402
+from amd_mm.tools_lib import demo_ava, demo_data  # noqa: E402
 
 PARTS = ('images', 'videos', 'ava')
 

@@ -1,7 +1,7 @@
 # The study's video pre-training runtime (tools/study.py, docs/STUDY.md): the tiny video
 # recipe of configs/tiny/_tiny_video_base.py (8 frames x 32 px, tubelet 2, 2 augmented views
 # per decoded clip, AdamW lr 1e-3, gradient clipping 1.0) on the study's motion
-# videos (amd_mm.utils.demo_data.make_motion_videos), batch 16 clips x 2 views, 10% linear
+# videos (amd_mm.tools_lib.demo_data.make_motion_videos), batch 16 clips x 2 views, 10% linear
 # warm-up then cosine to 1e-6, one checkpoint at the end, masks / reconstructions drawn
 # after the last iteration. The students' schedule (15 epochs) is here; the teacher config
 # sets its own. tools/study.py re-roots every 'work_dirs/study/' path to its --out and sets

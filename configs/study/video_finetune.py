@@ -1,5 +1,5 @@
 # Study, videos: fine-tuning and linear-probing protocol of every video student on the
-# eight motion classes (amd_mm.utils.demo_data.MOTIONS). Fine-tune: the tiny video transfer
+# eight motion classes (amd_mm.tools_lib.demo_data.MOTIONS). Fine-tune: the tiny video transfer
 # recipe (configs/tiny/finetune_video_tiny.py: mmaction2 Recognizer3D + VisionTransformer
 # loading the student directly, layer decay 0.75, drop path 0.1, label smoothing 0.1,
 # random erasing; test 2 clips x 3 crops) with the batch mixing off (it kept every model at
