@@ -36,6 +36,7 @@ def test_verdict_needs_every_seed_and_more_than_the_spread(a, b, reading):
     assert verdict(paired_difference(a, b)) == reading
 
 
+@pytest.mark.slow
 def test_linear_probe_separates_what_is_separable_and_only_that():
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(4), 40)

@@ -68,6 +68,7 @@ def test_benchmark_tool_times_the_real_dataloader(demo_root):
     assert loader['clips_per_s_per_worker'] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', BENCH_CONFIGS)
 def test_benchmark_configs_build_the_stated_models(config):
     from mmengine.config import Config

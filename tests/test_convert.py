@@ -171,6 +171,7 @@ def test_official_pretrain_checkpoint_converts_to_the_whole_model():
     assert torch.equal(state['backbone.blocks.3.mlp.layers.0.0.weight'], official['encoder.blocks.3.mlp.fc1.weight'])
 
 
+@pytest.mark.slow
 def test_whole_model_round_trip_gives_equal_losses():
     from amd_mm.utils.convert import convert_official_pretrain, to_official_pretrain
     torch.manual_seed(0)

@@ -87,6 +87,7 @@ def _tiny_pair(kind):
     return pruned, full
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['image', 'video'])
 def test_pruned_last_block_keeps_losses_and_gradients(kind):
     pruned, full = _tiny_pair(kind)

@@ -37,6 +37,7 @@ def test_without_teacher_it_is_mae():
     assert set(losses) == {'loss_rec'}
 
 
+@pytest.mark.slow
 def test_loss_weights_scale_the_terms():
     x = _fixed_batch()
     torch.manual_seed(0)

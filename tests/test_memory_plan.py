@@ -29,9 +29,10 @@ def tiny_cfg(config, **options):
 
 @pytest.mark.parametrize('config,dtype,with_cp', [
     ('configs/tiny/amd_video_tiny.py', None, False),
-    ('configs/tiny/amd_video_tiny.py', torch.bfloat16, False),
-    ('configs/tiny/amd_image_tiny.py', None, True),
-    ('configs/tiny/maskdistill_image_tiny.py', None, False),  # block masks, full-view teacher
+    pytest.param('configs/tiny/amd_video_tiny.py', torch.bfloat16, False, marks=pytest.mark.slow),
+    pytest.param('configs/tiny/amd_image_tiny.py', None, True, marks=pytest.mark.slow),
+    # block masks, full-view teacher
+    pytest.param('configs/tiny/maskdistill_image_tiny.py', None, False, marks=pytest.mark.slow),
 ])
 def test_estimate_is_within_15_percent_of_the_measured_peak(planning, config, dtype, with_cp):
     memory_plan, step = planning
@@ -56,6 +57,7 @@ def test_estimate_is_within_15_percent_of_the_measured_peak(planning, config, dt
     assert estimate.parts['activations'] > 0 and estimate.parts['ddp_buckets'] == 0
 
 
+@pytest.mark.slow
 def test_checkpointing_and_batch_move_the_estimate_as_they_should(planning):
     memory_plan, _ = planning
     cfg = tiny_cfg('configs/tiny/amd_video_tiny.py')
@@ -69,6 +71,7 @@ def test_checkpointing_and_batch_move_the_estimate_as_they_should(planning):
     assert checkpointed.parts['activations'] < large.parts['activations']
 
 
+@pytest.mark.slow
 def test_largest_batch_sits_on_the_edge_of_the_budget(planning):
     memory_plan, _ = planning
     planner = memory_plan.StepPlanner(tiny_cfg('configs/tiny/amd_image_tiny.py'))
@@ -173,6 +176,7 @@ def test_official_estimate_is_within_15_percent_of_its_measured_peak():
     assert estimate.parts['gradients'] > 0
 
 
+@pytest.mark.slow
 def test_accumulation_keeps_the_gradients_alive_in_the_plan_and_the_measurement(planning):
     memory_plan, _ = planning
     plain = tiny_cfg('configs/tiny/amd_image_tiny.py')

@@ -195,6 +195,7 @@ def test_finetune_examples_load_every_backbone_tensor_of_a_student(modality, siz
 
 
 # -- publishing for a plain toolbox process --------------------------------------------------
+@pytest.mark.slow
 def test_publish_drops_training_state_and_keeps_tensors(pretrained_examples, tmp_path):
     from amd_mm.tools_lib.publish import publish
     src = osp.join(pretrained_examples['image'], 'epoch_1.pth')

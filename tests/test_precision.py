@@ -57,6 +57,7 @@ def test_bf16_autocast_step_matches_fp32(kind):
     assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['image', 'video'])
 def test_bf16_teacher_stores_half_the_weights_and_gives_the_same_features(kind):
     model, inputs = tiny_model(kind)

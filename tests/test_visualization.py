@@ -27,6 +27,7 @@ def _teacher_ckpt(path, arch=None):
     return str(path)
 
 
+@pytest.mark.slow
 def test_vis_hook_writes_pngs_during_training(demo_root, tmp_path):
     ckpt = _teacher_ckpt(tmp_path / 'teacher.pth')
     config = tmp_path / 'amd_vis.py'
