@@ -104,7 +104,7 @@ def test_report_merges_the_pieces(tmp_path, capsys):
 
 @pytest.mark.e2e
 def test_cpu_smoke_runs_every_piece(tmp_path):
-    """All pieces at 64 px, one step each, on the CPU; the gpu tests skip."""
+    """All pieces at 64 px, one step each, two blocks per encoder, on the CPU; the gpu tests skip."""
     args = ['--cpu-smoke', '--out', str(tmp_path)]
     official = os.environ.get('AMD_OFFICIAL_ROOT')
     if official:

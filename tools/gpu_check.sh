@@ -14,9 +14,9 @@
 #    (python -m amd_mm.analysis.gpu_report).
 #
 # --dry-run prints the commands without running them; --cpu-smoke runs every piece on the
-# CPU at a tiny size (64 px, one step; the gpu tests skip) to check the pieces and their
-# arguments on a machine without a GPU. Each piece's output is in DIR/parts/, its log next
-# to it; a failing piece stops the check.
+# CPU at a tiny size (64 px, one step, two blocks per encoder unless --official; the gpu
+# tests skip) to check the pieces and their arguments on a machine without a GPU. Each
+# piece's output is in DIR/parts/, its log next to it; a failing piece stops the check.
 set -euo pipefail
 
 OUT=work_dirs/gpu_check
@@ -51,6 +51,14 @@ if [[ $MODE == smoke ]]; then
   VIDEO_OPTS=(--cfg-options model.backbone.img_size=64 model.teacher.backbone.img_size=64
               model.teacher.backbone.embed_dims=384 model.teacher.backbone.num_heads=6)
   IMAGE_OPTS=(--cfg-options model.backbone.img_size=64 model.teacher.backbone.img_size=64)
+  if [[ -z $OFFICIAL ]]; then
+    # no official step to match: two blocks per encoder, one per decoder and generator
+    SHALLOW=(model.student_layers=[1,2] model.teacher_layers=[1,2] model.decoder.depth=1
+             model.generator.depth=1)
+    VIDEO_OPTS+=(model.backbone.depth=2 model.teacher.backbone.depth=2 "${SHALLOW[@]}")
+    IMAGE_OPTS+=(model.backbone.arch.num_layers=2 model.teacher.backbone.arch.num_layers=2
+                 "${SHALLOW[@]}")
+  fi
 elif [[ $MODE == gpu ]]; then
   if ! $PY -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     echo 'gpu_check.sh: no CUDA GPU here; --cpu-smoke checks the pieces on the CPU' >&2
