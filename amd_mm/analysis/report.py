@@ -258,7 +258,7 @@ def plot_ablations(path: str, summary: Dict, plan: Dict, modality: str):
     stats = {p: [res[a][p] for a in spec['arms']] + [refs['scratch'][p]] for p in PROTOCOLS}
     controls = summary['controls'].get(modality, {})
     for name, control in controls.items():
-        labels.append(f'control: {spec["controls"][name]["label"]}')
+        labels.append(f'control:\n{spec["controls"][name]["label"]}')
         stats['finetune'].append(control['finetune'])
         stats['linear_probe'].append(None)
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=80)
