@@ -13,6 +13,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 torch.set_num_threads(2)
 # keep MMEngine's per-parameter init reports out of the test output
 from mmengine.logging import MMLogger  # noqa: E402
+
+from amd_mm.tools_lib.cli import isolated_mmengine  # noqa: E402,F401  (tests import it from here)
 MMLogger.get_instance('amd_mm_tests', log_level='WARNING')
 
 # the sizes of configs/tiny/_tiny_image_base.py and _tiny_video_base.py
@@ -121,41 +123,6 @@ def run_tool(*args, timeout=900, check=True, cwd=ROOT):
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}')
     return proc
-
-
-@contextlib.contextmanager
-def isolated_mmengine():
-    """Run MMEngine in this process without leaving a trace for later tests: the
-    global instances created inside (default scope, message hubs, loggers, visualizers)
-    are dropped afterwards (log files closed) and the python / numpy / torch random
-    states are restored."""
-    import random
-
-    import numpy as np
-    from mmengine.utils import ManagerMixin
-
-    def managers():
-        out, todo = [], [ManagerMixin]
-        while todo:
-            cls = todo.pop()
-            todo += cls.__subclasses__()
-            if '_instance_dict' in cls.__dict__:
-                out.append(cls)
-        return out
-
-    before = {cls: set(cls._instance_dict) for cls in managers()}
-    states = random.getstate(), np.random.get_state()
-    try:
-        with torch.random.fork_rng():
-            yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        for cls in managers():
-            for name in [n for n in cls._instance_dict if n not in before.get(cls, ())]:
-                instance = cls._instance_dict.pop(name)
-                for handler in getattr(instance, 'handlers', []):
-                    handler.close()
 
 
 class ToolResult:

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.e2e
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp('study') / 'out'
     start = time.time()
-    proc = run_tool('tools/study.py', '--quick', '--out', str(out), timeout=900)
+    # the jobs in this process (--workers 0); the resume test below runs one as a worker process
+    proc = run_tool('tools/study.py', '--quick', '--workers', '0', '--out', str(out), timeout=900)
     summary = json.loads((out / 'results.json').read_text())
     jobs = {}
     for path in glob.glob(str(out / 'runs' / '*' / 'result.json')):
@@ -148,3 +149,21 @@ def test_report_only_rebuilds_the_same_report(study):
     out = study['out']
     run_tool('tools/study.py', '--out', str(out), '--report-only', timeout=300)
     assert json.loads((out / 'results.json').read_text()) == study['summary']
+
+
+def test_resume_reuses_every_finished_job_and_nothing_else(study):
+    """Last in the file: it rewrites the report in the shared output folder."""
+    out = study['out']
+    changed = out / 'runs' / 'video_last_layer_s0' / 'job.json'  # this job's spec changed
+    spec = json.loads(changed.read_text())
+    changed.write_text(json.dumps(dict(spec, seed=99)))
+    # the default 2 worker processes: the changed job runs through tools/study.py --job
+    proc = run_tool('tools/study.py', '--quick', '--resume', '--out', str(out), timeout=600)
+    reused = [line.split()[2] for line in proc.stdout.splitlines() if line.startswith('[study] reused')]
+    started = [line.split()[2] for line in proc.stdout.splitlines() if line.startswith('[study] started')]
+    assert started == ['video_last_layer_s0']
+    assert sorted(reused + started) == sorted(study['jobs'])
+    summary = json.loads((out / 'results.json').read_text())
+    assert sorted(summary['reused']) == sorted(reused)
+    for modality in MODALITIES:  # the reused jobs' numbers are the first run's
+        assert summary['results'][modality]['amd'] == study['summary']['results'][modality]['amd']

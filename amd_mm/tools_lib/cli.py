@@ -1,10 +1,48 @@
 """Shared pieces of the command-line tools (tools/train.py, tools/test.py, ...)."""
+import contextlib
 import os
 import os.path as osp
 import re
 import sys
 
 _BUILD_PREFIX = re.compile(r'class `\w+` in [^:]+: ')
+
+
+@contextlib.contextmanager
+def isolated_mmengine():
+    """Run MMEngine in this process without leaving a trace for what runs next: the
+    global instances created inside (default scope, message hubs, loggers, visualizers)
+    are dropped afterwards (their log files closed) and the python / numpy / torch random
+    states are restored. Used where several runners run one after another in one process
+    (``tools/study.py --workers 0``, the tests)."""
+    import random
+
+    import numpy as np
+    import torch
+    from mmengine.utils import ManagerMixin
+
+    def managers():
+        out, todo = [], [ManagerMixin]
+        while todo:
+            cls = todo.pop()
+            todo += cls.__subclasses__()
+            if '_instance_dict' in cls.__dict__:
+                out.append(cls)
+        return out
+
+    before = {cls: set(cls._instance_dict) for cls in managers()}
+    states = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng():
+            yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        for cls in managers():
+            for name in [n for n in cls._instance_dict if n not in before.get(cls, ())]:
+                instance = cls._instance_dict.pop(name)
+                for handler in getattr(instance, 'handlers', []):
+                    handler.close()
 
 
 def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
