@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, TINY_TEACHER, build_image_amd, run_tool
+from conftest import ROOT, build_image_amd, run_tool
 
 
 def _png(path):
@@ -17,19 +17,9 @@ def _png(path):
         return img.size, np.asarray(img.convert('RGB'))
 
 
-def _teacher_ckpt(path, arch=None):
-    """A randomly initialised tiny image teacher (default: the arch of configs/tiny/amd_image_tiny.py)."""
-    from amd_mm.registry import MMPRETRAIN_MODELS
-    arch = arch or dict(embed_dims=96, num_layers=4, num_heads=4, feedforward_channels=384)
-    teacher = MMPRETRAIN_MODELS.build(dict(type='MaskedViT', arch=arch, img_size=32, patch_size=4))
-    teacher.init_weights()
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in teacher.state_dict().items()}}, path)
-    return str(path)
-
-
 @pytest.mark.slow
-def test_vis_hook_writes_pngs_during_training(demo_root, tmp_path):
-    ckpt = _teacher_ckpt(tmp_path / 'teacher.pth')
+def test_vis_hook_writes_pngs_during_training(demo_root, teacher_ckpts, tmp_path):
+    ckpt = teacher_ckpts['image']
     config = tmp_path / 'amd_vis.py'
     config.write_text(
         f"_base_ = [{osp.join(ROOT, 'configs', 'tiny', 'amd_image_tiny.py')!r}]\n"
@@ -53,9 +43,9 @@ def test_vis_hook_writes_pngs_during_training(demo_root, tmp_path):
 
 
 @pytest.mark.parametrize('teacher', [True, False])
-def test_render_restores_state(tmp_path, teacher):
+def test_render_restores_state(teacher_ckpts, teacher):
     from amd_mm.engine.visualization import render_reconstruction, views_of
-    model = build_image_amd(teacher_ckpt=_teacher_ckpt(tmp_path / 't.pth', TINY_TEACHER) if teacher else None,
+    model = build_image_amd(teacher_ckpt=teacher_ckpts['image'] if teacher else None,
                             teacher=teacher)
     model.train()
     model.decoder.eval()  # a module deliberately in eval stays in eval
