@@ -10,7 +10,7 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_tool_in_process
 
 BENCH_CONFIGS = ['configs/benchmark/amd_video_vit-s_vit-b_bench.py',
                  'configs/benchmark/amd_image_vit-s_vit-b_bench.py']
@@ -23,7 +23,7 @@ def last_json_line(stdout: str) -> dict:
 
 
 def check_result(result: dict, config: str):
-    assert result['config'] == config
+    assert result['config'] == osp.join(ROOT, config)  # run_tool_in_process passes absolute paths
     assert result['device'] == 'cpu' and result['threads'] >= 1
     times = result['step_time_s']
     assert 0 < times['min'] <= times['median'] <= times['max']
@@ -43,23 +43,22 @@ def check_result(result: dict, config: str):
     ('configs/tiny/amd_image_tiny.py', 'image', 32),        # batch 32
     ('configs/tiny/amd_video_tiny.py', 'clip', 8 * 2),      # batch 8 videos x 2 views
 ])
-@pytest.mark.slow
 def test_benchmark_tool_prints_one_json_line(config, unit, samples):
-    proc = run_tool('tools/benchmark.py', config, '--iters', '2', '--warmup', '1', '--threads', '2')
+    proc = run_tool_in_process('tools/benchmark.py', config, '--iters', '2', '--warmup', '1',
+                               '--threads', '2')
     result = last_json_line(proc.stdout)
     check_result(result, config)
     assert result['iters'] == 2 and result['warmup'] == 1
     assert result['sample_unit'] == unit and result['samples_per_step'] == samples
 
 
-@pytest.mark.slow
 def test_benchmark_tool_times_the_real_dataloader(demo_root):
     config = 'configs/tiny/amd_video_tiny.py'
-    proc = run_tool('tools/benchmark.py', config, '--iters', '0', '--dataloader', '--batches', '2',
-                    '--cfg-options',
-                    f'train_dataloader.dataset.ann_file={demo_root}/videos/train_list.txt',
-                    f'train_dataloader.dataset.data_prefix.video={demo_root}/videos',
-                    'train_dataloader.batch_size=2')
+    proc = run_tool_in_process('tools/benchmark.py', config, '--iters', '0', '--dataloader',
+                               '--batches', '2', '--cfg-options',
+                               f'train_dataloader.dataset.ann_file={demo_root}/videos/train_list.txt',
+                               f'train_dataloader.dataset.data_prefix.video={demo_root}/videos',
+                               'train_dataloader.batch_size=2')
     result = last_json_line(proc.stdout)
     assert 'flops_per_step' not in result and 'step_time_s' not in result  # --iters 0: data only
     loader = result['dataloader']

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_tool_in_process
 
 TOLERANCE = 0.15  # estimate within 15 % of the measured peak
 
@@ -92,8 +92,8 @@ def test_a_bf16_teacher_halves_the_planned_teacher(planning):
 
 @pytest.mark.slow
 def test_plan_tool_prints_a_consistent_plan():
-    proc = run_tool('tools/plan.py', 'configs/tiny/amd_video_tiny.py', '--gpu-memory', '0.05',
-                    '0.1', '--gpus', '2', '--json')
+    proc = run_tool_in_process('tools/plan.py', 'configs/tiny/amd_video_tiny.py', '--gpu-memory',
+                               '0.05', '0.1', '--gpus', '2', '--json')
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == 1
     result = json.loads(lines[0])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_tool, run_tool_in_process
 from test_visualization import _png
 
 MODALITIES = ('image', 'video')
@@ -147,7 +147,7 @@ def test_tables_and_pictures(study):
 
 def test_report_only_rebuilds_the_same_report(study):
     out = study['out']
-    run_tool('tools/study.py', '--out', str(out), '--report-only', timeout=300)
+    run_tool_in_process('tools/study.py', '--out', str(out), '--report-only')
     assert json.loads((out / 'results.json').read_text()) == study['summary']
 
 

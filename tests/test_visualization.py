@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, build_image_amd, run_tool
+from conftest import ROOT, build_image_amd, run_tool_in_process
 
 
 def _png(path):
@@ -29,7 +29,7 @@ def test_vis_hook_writes_pngs_during_training(demo_root, teacher_ckpts, tmp_path
         "default_hooks = dict(logger=dict(interval=1))\n"
         "custom_hooks = [dict(type='MaskReconstructionVisHook', interval=2, max_samples=3)]\n")
     work_dir = tmp_path / 'work'
-    run_tool('tools/train.py', str(config), '--work-dir', str(work_dir))
+    run_tool_in_process('tools/train.py', str(config), '--work-dir', str(work_dir))
     # 96 images / batch 32 = 3 iterations: interval 2 -> iter 2, draw_last -> iter 3
     pngs = sorted(glob.glob(str(work_dir / '*' / 'vis_data' / 'vis_image' / '*.png')))
     assert [osp.basename(p) for p in pngs] == ['mask_reconstruction_2.png', 'mask_reconstruction_3.png']
