@@ -230,3 +230,217 @@ def make_motion_videos(out: str, num_train: int = 96, num_val: int = 48, num_fra
             f.write('\n'.join(lines) + '\n')
         counts[split] = count
     return counts
+
+
+# -- camera motion over natural photos (the study's video task) --------------------------
+CAMERA_MOTIONS = ('pan_right', 'pan_left', 'pan_down', 'pan_up', 'rotate_cw', 'rotate_ccw',
+                  'zoom_in', 'zoom_out')
+
+
+def _photos(scale: float = 0.5):
+    """scikit-learn's two bundled photos (china.jpg, flower.jpg; 427 x 640 RGB), scaled
+    by ``scale`` with area averaging (so that the camera below samples them without
+    aliasing), as float32 arrays."""
+    import cv2
+    from sklearn.datasets import load_sample_images
+    return [cv2.resize(p, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
+            for p in load_sample_images().images]
+
+
+def camera_states(motion: int, num_frames: int, rng: np.random.Generator):
+    """Per-frame offsets of a camera for ``CAMERA_MOTIONS[motion]``: horizontal and
+    vertical pan, turn and zoom, each ``u`` in [-0.5, 0.5] (``(T, 4)``).
+
+    As in :func:`motion_states`: one offset runs with time (``u`` from -0.5 to 0.5, or
+    back for the odd class of a pair), the three others are still at a value drawn once
+    per clip from the same range; so one frame's camera state has the same
+    distribution in every class, and every class is the time reversal of another.
+    """
+    pair, reverse = motion // 2, motion % 2 == 1
+    u = np.linspace(-0.5, 0.5, num_frames)
+    if reverse:
+        u = u[::-1]
+    return np.stack([u if pair == k else np.full(num_frames, rng.uniform(-0.5, 0.5))
+                     for k in range(4)], axis=1)
+
+
+def camera_clip(photo: np.ndarray, motion: int, num_frames: int, size: int,
+                rng: np.random.Generator, view_range=(0.9, 1.3), min_contrast: float = 30.0) -> np.ndarray:
+    """``(T, size, size, 3)`` uint8 frames of a camera moving over ``photo``
+    (``CAMERA_MOTIONS[motion]``): the view is a square of ``view`` photo pixels around a
+    random centre at a random angle, mapped to ``size`` px; the pan covers 30-45% of
+    the view, the turn 60-100 degrees, the zoom a factor 1.6-2.0 over the clip.
+    Content (photo, place, flip, colour gains) is drawn independently of the class."""
+    import cv2
+    offsets = camera_states(motion, num_frames, rng)
+    if rng.random() < 0.5:
+        photo = photo[:, ::-1]
+    gains = rng.uniform(0.7, 1.3, size=3).astype(np.float32)
+    h, w = photo.shape[:2]
+    view = rng.uniform(*view_range) * size
+    pan = offsets[:, :2] * rng.uniform(0.3, 0.45) * view
+    angle = rng.uniform(0, 360) + offsets[:, 2] * rng.uniform(60, 100)
+    zoom = rng.uniform(1.6, 2.0) ** offsets[:, 3]
+    reach = view * 1.5 * 0.75 + 0.3 * view  # half-diagonal of the largest view plus the pan
+    for _ in range(100):  # a place with texture: a flat view shows no motion
+        centre = np.array([rng.uniform(reach, w - reach), rng.uniform(reach, h - reach)])
+        x, y, r = int(centre[0]), int(centre[1]), int(view / 2)
+        if photo[y - r:y + r, x - r:x + r].std(axis=(0, 1)).mean() >= min_contrast:
+            break
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        # output pixel -> photo pixel: rotate, scale by the view, move to the centre
+        scale = view * zoom[t] / size
+        theta = np.deg2rad(angle[t])
+        rot = scale * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        shift = centre + pan[t] - rot @ np.array([size / 2, size / 2])
+        warp = np.concatenate([rot, shift[:, None]], axis=1)
+        frame = cv2.warpAffine(photo, warp, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REFLECT)
+        frames[t] = (frame * gains).clip(0, 255).astype(np.uint8)
+    return frames
+
+
+def write_lossless_video(path: str, frames: np.ndarray, fps: int = 25):
+    """Write ``(T, H, W, 3)`` RGB uint8 frames losslessly (FFV1 in an .avi): decord
+    decodes them bit for bit (no codec artefacts)."""
+    import cv2
+    t, h, w, _ = frames.shape
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'FFV1'), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f'OpenCV could not open an FFV1 video writer for {path}')
+    for frame in frames:
+        writer.write(frame[..., ::-1].copy())  # RGB -> BGR
+    writer.release()
+
+
+def make_camera_videos(out: str, num_train: int = 96, num_val: int = 48, num_frames: int = 16,
+                       size: int = 32, seed: int = 0, photo_scale: float = 0.5,
+                       view_range=(0.9, 1.3)) -> Dict[str, int]:
+    """Write camera-motion clips over natural photos (:data:`CAMERA_MOTIONS`, balanced
+    classes) as lossless ``camera/{train,val}/<n>.avi`` with
+    ``camera/{train,val}_list.txt`` (``<file> <label>``). The train clips view the left
+    60% of each photo, the held-out clips the right 40%: no held-out pixel is seen in
+    pre-training."""
+    photos = _photos(photo_scale)
+    rng = np.random.default_rng(seed + 3)
+    root = osp.join(out, 'camera')
+    counts = {}
+    for split, count in (('train', num_train), ('val', num_val)):
+        lines = []
+        for n in range(count):
+            motion = n % len(CAMERA_MOTIONS)
+            photo = photos[rng.integers(len(photos))]
+            cut = int(0.6 * photo.shape[1])
+            part = photo[:, :cut] if split == 'train' else photo[:, cut:]
+            rel = f'{split}/{n:04d}.avi'
+            write_lossless_video(osp.join(root, rel), camera_clip(part, motion, num_frames, size, rng, view_range))
+            lines.append(f'{rel} {motion}')
+        with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        counts[split] = count
+    return counts
+
+
+def cluttered_digit(digit: np.ndarray, background: np.ndarray, size: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """A ``size x size`` RGB uint8 picture of an 8x8 digit drawn at a random place,
+    scale (45-75% of the picture), tilt (up to 20 degrees) and colour over
+    ``background`` (a crop of a photo)."""
+    import cv2
+    big = cv2.resize(digit, (64, 64), interpolation=cv2.INTER_CUBIC).clip(0, 1).astype(np.float32)
+    scale = rng.uniform(0.45, 0.75) * size
+    centre = rng.uniform(0.5 * scale, size - 0.5 * scale, size=2)
+    warp = cv2.getRotationMatrix2D((32.0, 32.0), float(rng.uniform(-20, 20)), scale / 64)
+    warp[:, 2] += centre - 32.0
+    alpha = cv2.warpAffine(big, warp, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+    color = rng.uniform(0, 255, size=3)
+    if abs(color.mean() - background.mean()) < 64:  # keep the digit visible
+        color = np.where(background.mean() > 127, color * 0.3, 255 - (255 - color) * 0.3)
+    img = background * (1 - alpha) + color * alpha
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def make_cluttered_digits(out: str, num_train: int = 1297, num_val: int = 500, size: int = 32,
+                          seed: int = 0) -> Dict[str, int]:
+    """Digits over crops of natural photos (:func:`cluttered_digit`), lossless PNGs in
+    the ImageNet-style tree of :func:`make_images` (``clutter/{train,val}/<class>/<n>.png``,
+    ``clutter/meta/{train,val}.txt``). Train and held-out digits are different
+    scikit-learn samples; their backgrounds come from the left 60% and the right 40%
+    of the photos."""
+    from PIL import Image
+    images, labels = _digits()
+    photos = _photos()
+    rng = np.random.default_rng(seed + 4)
+    order = rng.permutation(len(images))
+    splits = {'train': order[:num_train], 'val': order[num_train:num_train + num_val]}
+    root = osp.join(out, 'clutter')
+    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+    for split, idx in splits.items():
+        lines = []
+        for n, i in enumerate(idx):
+            photo = photos[rng.integers(len(photos))]
+            cut = int(0.6 * photo.shape[1])
+            part = photo[:, :cut] if split == 'train' else photo[:, cut:]
+            y, x = rng.integers(0, part.shape[0] - size), rng.integers(0, part.shape[1] - size)
+            background = part[y:y + size, x:x + size] * rng.uniform(0.6, 1.2, size=3)
+            rel = f'digit_{labels[i]}/{n:05d}.png'
+            path = osp.join(root, split, rel)
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            Image.fromarray(cluttered_digit(images[i], background, size, rng)).save(path)
+            lines.append(f'{rel} {labels[i]}')
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return {k: len(v) for k, v in splits.items()}
+
+
+def object_clip(texture: np.ndarray, background: np.ndarray, motion: int, num_frames: int,
+                size: int, rng: np.random.Generator) -> np.ndarray:
+    """``(T, size, size, 3)`` uint8 frames of a square of photo texture performing
+    ``MOTIONS[motion]`` (:func:`motion_states`) over a still, blurred photo crop."""
+    import cv2
+    centre, angle, scale = motion_states(motion, num_frames, size, rng)
+    side = texture.shape[0]
+    ones = np.ones((side, side), np.float32)
+    bg = cv2.GaussianBlur(background, (0, 0), sigmaX=2.0).astype(np.float32)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        warp = cv2.getRotationMatrix2D((side / 2, side / 2), float(angle[t]), float(scale[t]) / side * 0.8)
+        warp[:, 2] += centre[t] - side / 2
+        tex = cv2.warpAffine(texture, warp, (size, size), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpAffine(ones, warp, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+        frames[t] = (bg * (1 - alpha) + tex * alpha).clip(0, 255).astype(np.uint8)
+    return frames
+
+
+def make_object_videos(out: str, num_train: int = 96, num_val: int = 48, num_frames: int = 16,
+                       size: int = 32, seed: int = 0) -> Dict[str, int]:
+    """Object-motion clips over natural photos, lossless ``objects/{train,val}/<n>.avi``."""
+    photos = _photos(1.0)
+    rng = np.random.default_rng(seed + 5)
+    root = osp.join(out, 'objects')
+    counts = {}
+    for split, count in (('train', num_train), ('val', num_val)):
+        lines = []
+        for n in range(count):
+            motion = n % len(MOTIONS)
+            crops = []
+            for k in range(2):
+                photo = photos[rng.integers(len(photos))]
+                cut = int(0.6 * photo.shape[1])
+                part = photo[:, :cut] if split == 'train' else photo[:, cut:]
+                side = size if k else 24
+                for _ in range(100):
+                    y, x = rng.integers(0, part.shape[0] - side), rng.integers(0, part.shape[1] - side)
+                    crop = part[y:y + side, x:x + side]
+                    if k or crop.std(axis=(0, 1)).mean() >= 30:
+                        break
+                crops.append(np.ascontiguousarray(crop))
+            rel = f'{split}/{n:04d}.avi'
+            write_lossless_video(osp.join(root, rel), object_clip(crops[0], crops[1], motion, num_frames, size, rng))
+            lines.append(f'{rel} {motion}')
+        with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        counts[split] = count
+    return counts
