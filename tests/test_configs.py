@@ -52,8 +52,13 @@ def point_to_demo(dataset: dict, demo_root: str):
 def assert_no_decay_by_shape(model, optim_wrapper_cfg):
     """The optimizer the config builds gives weight decay 0 to every trainable 1-D
     parameter (every bias, ``attn.q_bias`` / ``v_bias``, every norm) and to the
-    tokens, and the configured decay to every other matrix (official optim_factory.py)."""
+    parameters the config names in ``paramwise_cfg.no_decay_names`` (by default the
+    tokens: official optim_factory.py; none for MAE's rule), and the configured decay to
+    every other matrix."""
     from mmengine.optim import build_optim_wrapper
+    from amd_mm.engine.optim_constructor import DEFAULT_NO_DECAY_NAMES
+    paramwise = optim_wrapper_cfg.get('paramwise_cfg', {})
+    names = tuple(paramwise.get('no_decay_names', DEFAULT_NO_DECAY_NAMES))
     cfg = optim_wrapper_cfg.copy()
     if cfg.get('type') == 'AmpOptimWrapper':  # CUDA only: the same groups in fp32
         cfg.type = 'OptimWrapper'
@@ -65,7 +70,7 @@ def assert_no_decay_by_shape(model, optim_wrapper_cfg):
     assert len(decay) == len(trainable)
     assert any(n.endswith('attn.q_bias') for n, _ in trainable) or not hasattr(model.backbone, 'blocks')
     for name, param in trainable:
-        exempt = param.ndim <= 1 or name.rsplit('.', 1)[-1] in ('mask_token', 'cls_token', 'pos_embed')
+        exempt = param.ndim <= 1 or name.rsplit('.', 1)[-1] in names
         expected = 0.0 if exempt else cfg.optimizer['weight_decay']
         assert decay[id(param)] == expected, (name, tuple(param.shape), decay[id(param)])
 

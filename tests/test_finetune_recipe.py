@@ -20,8 +20,8 @@ K400_S = 'configs/finetune/k400/vit-s-p16_amd-pre_32xb16-16x4x1-150e_k400.py'
 K400_B = 'configs/finetune/k400/vit-b-p16_amd-pre_32xb16-16x4x1-90e_k400.py'
 SSV2_S = 'configs/finetune/sthv2/vit-s-p16_amd-pre_16xb16-u16-40e_sthv2.py'
 SSV2_B = 'configs/finetune/sthv2/vit-b-p16_amd-pre_16xb16-u16-30e_sthv2.py'
-UCF = 'configs/finetune/ucf101/vit-b-p16_amd-k400-pre_8xb8-16x4x1-100e_ucf101-split1.py'
-HMDB = 'configs/finetune/hmdb51/vit-b-p16_amd-k400-pre_8xb8-16x4x1-50e_hmdb51-split1.py'
+UCF = 'configs/finetune/ucf101/vit-b-p16_amd-k400-pre_8xb16-16x4x1-100e_ucf101-split1.py'
+HMDB = 'configs/finetune/hmdb51/vit-b-p16_amd-k400-pre_8xb16-16x4x1-50e_hmdb51-split1.py'
 IN1K_B = 'configs/finetune/in1k/vit-b-p16_amd-pre_8xb128-coslr-100e_in1k.py'
 VIDEO_CONFIGS = [K400_S, K400_B, SSV2_S, SSV2_B, UCF, HMDB]
 MEAN, STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
@@ -407,6 +407,7 @@ def official_layer_scale(name, decay, depth=12):
     (K400_S, 32, 1e-3 * 512 / 256, 1e-6 * 512 / 256, 0.75),  # dist vits_k400_ft.sh: 4 x 8 GPUs
     (SSV2_B, 16, 5e-4 * 256 / 256, 1e-6 * 256 / 256, 0.75),  # vitb_ssv2_ft.sh: 2 x 8 GPUs
     (IN1K_B, 8, 5e-4 * 1024 / 256, 1e-6, 0.65),              # MAE: min_lr not batch-scaled
+    (UCF, 8, 5e-4 * 128 / 256, 1e-5 * 128 / 256, 0.7),       # VideoMAE's ucf101 finetune.sh: 8 GPUs
 ])
 def test_lr_per_group_follows_the_official_schedule(path, gpus, official_lr, official_min_lr,
                                                     decay):
@@ -519,3 +520,116 @@ def test_paper_augmentation_trains_a_tiny_recognizer(demo_root, tmp_path):
     lr = logs['train/lr'].data[0]
     peak = lr[1]  # 2 warm-up iterations: ~0, then the peak (the first group's, layer-scaled)
     assert lr[0] == pytest.approx(1e-8 * peak) and lr[2] == pytest.approx(peak) and lr[3] < peak
+
+
+# --- randomness per rank (issue 24, item 1) ---------------------------------------------
+
+TINY_FINETUNES = ('configs/tiny/finetune_video_tiny.py', 'configs/tiny/finetune_image_tiny.py')
+
+
+def _tiny_batch(path):
+    """A fixed batch of 4 samples with labels 0..3 (video: 2 views each), the same on
+    every rank, so that only the ranks' own random draws can make their steps differ."""
+    gen = torch.Generator().manual_seed(0)
+    if 'video' in path:
+        from mmaction.structures import ActionDataSample
+        inputs = [torch.randint(0, 256, (2, 3, 8, 32, 32), generator=gen, dtype=torch.uint8)
+                  for _ in range(4)]
+        samples = [ActionDataSample().set_gt_label(torch.tensor(i)) for i in range(4)]
+    else:
+        from mmpretrain.structures import DataSample
+        inputs = [torch.randint(0, 256, (3, 32, 32), generator=gen, dtype=torch.uint8)
+                  for _ in range(4)]
+        samples = [DataSample().set_gt_label(i) for i in range(4)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _one_fine_tune_step(path, work_dir, randomness):
+    """One training step of the tiny fine-tune config through MMEngine's Runner on this
+    rank (DDP over gloo), recording every random draw of the step that the ranks could
+    share: the blending chosen, its output (lam, pairing and box are in the mixed labels
+    and images) and the drop-path masks of every block."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    cfg.model.backbone.init_cfg = None
+    cfg.launcher, cfg.work_dir, cfg.log_level = 'pytorch', work_dir, 'WARNING'
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    cfg.experiment_name = f'{osp.basename(path)}-{randomness}'
+    if randomness is not None:
+        cfg.randomness = randomness
+    runner = Runner.from_cfg(cfg)
+    model = runner.model.module
+    record = dict(blend=[], drop=[])
+    pre = model.data_preprocessor
+    blending = getattr(pre, 'blending', None) or pre.batch_augments
+    for aug in blending.augments:
+        name = 'do_blending' if hasattr(aug, 'do_blending') else 'mix'
+
+        def recorded(*args, _orig=getattr(aug, name), _kind=type(aug).__name__, **kwargs):
+            imgs, labels = _orig(*args, **kwargs)
+            record['blend'].append((_kind, labels.tolist(), float(imgs.double().sum())))
+            return imgs, labels
+        setattr(aug, name, recorded)
+    for module in model.backbone.modules():
+        if getattr(module, 'drop_prob', 0) > 0:
+            module.register_forward_hook(lambda m, i, out: record['drop'].append(
+                (out.flatten(1) == 0).all(1).tolist()))
+    optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
+    runner.model.train_step(_tiny_batch(path), optim_wrapper)
+    record['weights'] = float(sum(p.double().sum() for p in model.parameters()))
+    return record
+
+
+def _rank_main(rank, port, work_dir, queue):
+    import os
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE='2')
+    torch.set_num_threads(1)
+    import torch.distributed as dist
+    from amd_mm.compat import enable_cpu_distributed
+    enable_cpu_distributed('pytorch')  # as tools/train.py without CUDA (in this child only)
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        out = {(path, str(randomness)): _one_fine_tune_step(path, work_dir, randomness)
+               for path in TINY_FINETUNES
+               for randomness in (None, dict(seed=0, diff_rank_seed=False))}
+        queue.put((rank, out))
+    except BaseException as err:  # the parent reports it
+        queue.put((rank, repr(err)))
+        raise
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_each_rank_draws_its_own_mixup_cutmix_and_drop_path(tmp_path):
+    """Two processes (gloo) each run one fine-tuning step of the tiny video (mmaction2)
+    and image (mmpretrain) configs on the same batch: with the runtime of the configs
+    (seed + rank, as run_class_finetuning.py:390-392) the ranks draw different blendings
+    and drop-path masks; the control with every rank seeded alike draws the same.
+    Weights stay equal across ranks either way (DDP)."""
+    import multiprocessing
+    from conftest import free_port
+    for path in TINY_FINETUNES + (K400_S, SSV2_B, UCF, HMDB, IN1K_B):
+        assert load(path).randomness == dict(seed=0, diff_rank_seed=True), path
+    ctx = multiprocessing.get_context('fork')
+    queue, port = ctx.Queue(), free_port()
+    procs = [ctx.Process(target=_rank_main, args=(r, port, str(tmp_path), queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=300) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert all(isinstance(r, dict) for r in results.values()), results
+    for path in TINY_FINETUNES:
+        per_rank = [results[r][(path, 'None')] for r in range(2)]
+        alike = [results[r][(path, str(dict(seed=0, diff_rank_seed=False)))] for r in range(2)]
+        for rec in per_rank + alike:
+            # one step; drop path in 3 blocks or more
+            assert len(rec['blend']) == 1 and len(rec['drop']) >= 3, (path, rec)
+        # seed + rank: another blending (kind, weight, partners, box) and other masks
+        assert per_rank[0]['blend'] != per_rank[1]['blend'], path
+        assert per_rank[0]['drop'] != per_rank[1]['drop'], path
+        assert alike[0]['blend'] == alike[1]['blend'] and alike[0]['drop'] == alike[1]['drop'], path
+        assert per_rank[0]['weights'] == per_rank[1]['weights'], path
+        assert alike[0]['weights'] == alike[1]['weights'], path

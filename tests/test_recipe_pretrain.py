@@ -13,6 +13,8 @@ from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS, build_model
 
 from test_video_amd import STUDENT, build_video_amd
 
+K400_PRETRAIN = 'configs/pretrain/video/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py'
+
 
 # -- ShapeDecayOptimWrapperConstructor ---------------------------------------------------
 class Toy(nn.Module):
@@ -103,6 +105,38 @@ def test_video_amd_every_vector_parameter_without_decay():
     assert [g['weight_decay'] for g in old.optimizer.param_groups if any(p is q for p in g['params'])] == [0.05]
 
 
+def mae_add_weight_decay(model, weight_decay):
+    """MAE's parameter groups (main_pretrain.py:179 calls timm 0.3.2's
+    ``optim_factory.add_weight_decay(model, weight_decay)`` with no skip list): every
+    trainable parameter that is 1-D or named ``*.bias`` gets no decay, all others decay."""
+    return {n: 0.0 if (p.ndim == 1 or n.endswith('.bias')) else weight_decay
+            for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_in1k_pretrain_decays_the_tokens_as_mae():
+    """The IN-1K pre-training configs put every parameter in MAE's group: ``cls_token``,
+    the decoder's ``mask_token`` (and the generators', which MAE lacks) decay; the video
+    configs keep the official AMD video rule (mask tokens exempt by name)."""
+    from mmengine.config import Config
+    from conftest import ROOT, build_image_amd
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/pretrain/image/amd_vit-b-p16_mae-vit-l_8xb512-amp-coslr-800e_in1k.py'))
+    wrapper = dict(cfg.optim_wrapper, type='OptimWrapper',
+                   optimizer=dict(cfg.optim_wrapper.optimizer, fused=False))
+    wrapper.pop('loss_scale')
+    model = build_image_amd()  # the tiny image AMD: the same kinds of parameters
+    optimizer = build_optim_wrapper(model, wrapper).optimizer
+    names = {id(p): n for n, p in model.named_parameters()}
+    table = {names[id(p)]: g['weight_decay'] for g in optimizer.param_groups for p in g['params']}
+    assert table == mae_add_weight_decay(model, 0.05)
+    assert table['backbone.cls_token'] == 0.05 and table['decoder.mask_token'] == 0.05
+    assert table['branches.0.generators.0.mask_token'] == 0.05
+    assert not model.backbone.pos_embed.requires_grad  # a fixed sin-cos table, as MAE's
+    video = Config.fromfile(osp.join(ROOT, K400_PRETRAIN))
+    # the video configs keep the default: the tokens exempt
+    assert 'no_decay_names' not in video.optim_wrapper.get('paramwise_cfg', {})
+
+
 # -- official encoder init -----------------------------------------------------------------
 def _linears(module):
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
@@ -147,7 +181,7 @@ def test_xavier_init_option(kind):
 def test_paper_video_config_initialises_the_student_as_the_official_code():
     from mmengine.config import Config
     from conftest import ROOT
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/pretrain/video/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py'))
+    cfg = Config.fromfile(osp.join(ROOT, K400_PRETRAIN))
     assert cfg.model.backbone.xavier_init is True
     student = build_model(dict(cfg.model.backbone, depth=2), MMACTION_MODELS)  # paper widths, 2 blocks
     student.init_weights()
@@ -199,16 +233,65 @@ def _paper_steps(config, n):
     return cfg.train_dataloader.dataset.pipeline[:n]
 
 
-def _official_k400_indices_short(num_frames, clip_len, step):
-    """The official loader for a video shorter than clip_len x step (dataset/datasets.py
-    _sample_train_indices gives offset 1 (1-based); _video_TSN_decord_batch_loader then
-    advances the offset by step only while offset + step < duration)."""
-    offset, out = 1, []
-    for _ in range(clip_len):
-        out.append(offset - 1)
+def official_k400_pretrain_indices(num_frames, clip_len=16, step=4):
+    """The official Kinetics pre-training loader, restated (dataset/datasets.py at 8d2ec6f:
+    ``_sample_train_indices`` :915-935 and ``_video_TSN_decord_batch_loader`` :937-949,
+    with ``num_segments=1``, ``new_length=clip_len``, ``new_step=step`` and
+    ``temporal_jitter=False`` as dataset/build.py:66-85 builds it).
+
+    1-based segment offset: 1 + randint(n - skip + 1) when that bound is positive, else
+    1 (the middle branch needs n > skip, which already makes the bound positive). Then,
+    once per sampled frame: take frame ``offset - 1`` (the skip offset is 0, so
+    ``offset <= duration`` holds), and advance ``offset`` by ``step`` only while
+    ``offset + step < duration``."""
+    skip = clip_len * step
+    average_duration = num_frames - skip + 1
+    if average_duration > 0:
+        offset = 1 + int(np.random.randint(average_duration, size=1)[0])
+    else:
+        offset = 1
+    frames = []
+    for _ in range(0, skip, step):
+        frames.append(offset - 1)
         if offset + step < num_frames:
             offset += step
-    return out
+    return frames
+
+
+def _k400_sampler():
+    from mmaction.registry import TRANSFORMS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    step = _paper_steps(K400_PRETRAIN, 2)[1]
+    return TRANSFORMS.build(step)
+
+
+def test_k400_pretrain_sampling_equals_the_official_loop_for_every_length():
+    from mmaction.registry import TRANSFORMS
+    sampler = _k400_sampler()
+    repeat_last = TRANSFORMS.build(dict(type='SampleFrames', clip_len=16, frame_interval=4,
+                                        num_clips=1, out_of_bound_opt='repeat_last'))
+    other = []
+    for n in range(1, 65):  # every length up to one span: start 0, the end rule decides
+        np.random.seed(n)
+        mine = sampler(dict(total_frames=n, start_index=0))['frame_inds'].tolist()
+        np.random.seed(n)
+        assert mine == official_k400_pretrain_indices(n), n
+        if repeat_last(dict(total_frames=n, start_index=0))['frame_inds'].tolist() != mine:
+            other.append(n)
+    # mmaction2's repeat_last keeps frame n - 1 when it is a multiple of 4 (n % 4 == 1)
+    assert other == list(range(5, 64, 4)) and len(other) == 15
+    assert official_k400_pretrain_indices(9) == [0, 4] + [4] * 14
+    for n in (65, 66, 100, 127, 300, 1000):  # longer videos: the same random start, every 4th
+        for seed in range(5):
+            np.random.seed(seed)
+            mine = sampler(dict(total_frames=n, start_index=0))['frame_inds'].tolist()
+            np.random.seed(seed)
+            assert mine == official_k400_pretrain_indices(n), (n, seed)
+            assert np.diff(mine).tolist() == [4] * 15 and 0 <= mine[0] <= n - 64
+    out = sampler(dict(total_frames=30, start_index=1))  # 1-based frame folders
+    assert out['frame_inds'].tolist() == [i + 1 for i in official_k400_pretrain_indices(30)]
+    assert out['clip_len'] == 16 and out['frame_interval'] == 4 and out['num_clips'] == 1
 
 
 @pytest.fixture
@@ -227,11 +310,11 @@ def test_paper_pipeline_pads_short_videos_as_the_official_loader(short_video):
     from mmcv.transforms import Compose
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
-    steps = _paper_steps('configs/pretrain/video/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400.py', 3)
-    assert [s['type'] for s in steps] == ['CheckedDecordInit', 'SampleFrames', 'DecordDecode']
+    steps = _paper_steps(K400_PRETRAIN, 3)
+    assert [s['type'] for s in steps] == ['CheckedDecordInit', 'StrideSample', 'DecordDecode']
     pipeline = Compose([TRANSFORMS.build(s) for s in steps])
     out = pipeline(dict(filename=short_video, start_index=0, modality='RGB'))
-    expected = _official_k400_indices_short(22, 16, 4)
+    expected = official_k400_pretrain_indices(22)
     assert expected == [0, 4, 8, 12, 16, 20] + [20] * 10
     assert out['frame_inds'].tolist() == expected
     reader = decord.VideoReader(short_video)

@@ -9,9 +9,12 @@ toolboxes lack (run_class_finetuning.py and dataset/ of MCG-NJU/AMD at 8d2ec6f).
 * :class:`SegmentSample`: TSN-style segment sampling (one frame in each of
   ``num_segments`` equal segments over the whole video), the official SSv2 sampling.
 * :class:`SpanSample`: one clip of ``clip_len`` frames spread evenly over a window of
-  ``clip_len x frame_interval`` frames, the official Kinetics sampling.
+  ``clip_len x frame_interval`` frames, the official Kinetics sampling (and the SSv2
+  pre-training one).
+* :class:`StrideSample`: every ``frame_interval``-th frame from a random start, with the
+  official loader's stepping rule at the end of short videos (Kinetics pre-training).
 
-The two samplers draw with numpy exactly as the official datasets do, so the same seed
+The samplers draw with numpy exactly as the official datasets do, so the same seed
 gives the official frame indices.
 """
 import random
@@ -283,3 +286,48 @@ class SpanSample(_IndexSample):
         return (f'{type(self).__name__}(clip_len={self.clip_len}, '
                 f'frame_interval={self.frame_interval}, num_clips={self.num_clips}, '
                 f'test_mode={self.test_mode})')
+
+
+@TRANSFORMS.register_module()
+class StrideSample(_IndexSample):
+    """Every ``frame_interval``-th frame from a random start, stepped as the official
+    Kinetics pre-training loader steps (``VideoMAE._sample_train_indices`` and
+    ``_video_TSN_decord_batch_loader`` of ``dataset/datasets.py``, one segment, no
+    temporal jitter).
+
+    * start: uniform in ``[0, n - span]`` (``span = clip_len x frame_interval``), drawn
+      as ``np.random.randint(n - span + 1, size=1)``; 0 when the video is shorter than
+      ``span``;
+    * the next frame is ``frame_interval`` later while that frame lies before the last
+      frame of the video (index at most ``n - 2``); otherwise the current frame repeats
+      to the end of the clip.
+
+    For ``n >= span`` this is mmaction2's ``SampleFrames`` (same draw, same indices). For
+    shorter videos mmaction2's ``out_of_bound_opt='repeat_last'`` keeps the last multiple
+    of ``frame_interval`` up to ``n - 1``; the official loop stops one step earlier when
+    that multiple is ``n - 1`` itself (``n % frame_interval == 1``).
+
+    Args:
+        clip_len (int): frames per clip (official ``--num_frames`` 16).
+        frame_interval (int): official ``--sampling_rate`` (4 for Kinetics).
+    """
+
+    def __init__(self, clip_len: int = 16, frame_interval: int = 4):
+        super().__init__(clip_len)
+        if frame_interval < 1:
+            raise ValueError(f'StrideSample.frame_interval={frame_interval} must be >= 1')
+        self.frame_interval = int(frame_interval)
+
+    def indices(self, num_frames: int) -> np.ndarray:
+        room = num_frames - self.clip_len * self.frame_interval + 1
+        frame = int(np.random.randint(room, size=1)[0]) if room > 0 else 0
+        out = []
+        for _ in range(self.clip_len):
+            out.append(frame)
+            if frame + self.frame_interval <= num_frames - 2:
+                frame += self.frame_interval
+        return np.array(out)
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(clip_len={self.clip_len}, '
+                f'frame_interval={self.frame_interval})')

@@ -92,9 +92,10 @@ class CheckedDecordInit(_BadSampleMixin, DecordInit):
     """``DecordInit`` with clear errors, or logged skips, for bad videos.
 
     A video with no frames is always bad. Shorter videos than the clip needs are
-    either padded by the ``SampleFrames`` that follows (``out_of_bound_opt=
-    'repeat_last'`` repeats the last sampled frame, as the official AMD / VideoMAE
-    loader; the paper-scale configs do this) or refused here with ``min_frames``.
+    either padded by the sampler that follows (the paper-scale configs'
+    ``StrideSample`` / ``SpanSample`` repeat the last sampled frame with the official
+    loaders' indices; ``SampleFrames(out_of_bound_opt='repeat_last')`` repeats it too)
+    or refused here with ``min_frames``.
 
     Args:
         min_frames (int): frames a video must have, e.g. ``clip_len x

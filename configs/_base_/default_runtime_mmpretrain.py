@@ -32,4 +32,10 @@ trust_checkpoints = False
 allow_teacher_change = False
 # True: a distillation run may train with teacher.checkpoint=None (random teacher)
 allow_random_teacher = False
-randomness = dict(seed=0, diff_rank_seed=False)
+# every rank seeds Python, numpy and torch with seed + rank, as the official pre-training
+# and fine-tuning scripts (run_amd_pretrain.py:237-239, run_class_finetuning.py:390-392 of
+# MCG-NJU/AMD at 8d2ec6f; MAE's main_*.py alike): each GPU draws its own mixup / cutmix
+# choice, weight, pairing and box (blended in the data preprocessor, main process), its
+# own drop-path masks and, with num_workers=0, its own augmentation. Weights stay equal:
+# DDP broadcasts rank 0's at wrapping. Masks differ per rank in any case (seed, rank, step).
+randomness = dict(seed=0, diff_rank_seed=True)

@@ -58,3 +58,6 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=150, val_begin=1, val_interval=5)
 auto_scale_lr = dict(enable=False, base_batch_size=512)
+# seed + rank on every rank, as run_class_finetuning.py:390-392: per-GPU mixup / cutmix
+# and drop-path draws (the shipped configs seed every rank alike)
+randomness = dict(seed=0, diff_rank_seed=True)

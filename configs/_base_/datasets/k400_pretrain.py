@@ -1,9 +1,9 @@
 # Kinetics-400 for masked pre-training, as the official AMD loader (dataset/datasets.py
 # VideoMAE, dataset/build.py DataAugmentationForMAE): list file "<video> <label>" per line,
-# decord, 16 frames every 4th from a random start, videos shorter than 64 frames padded by
-# repeating the last sampled frame, the multi-scale crop with 13 fixed offsets and a
-# Pillow bilinear resize to 224, no flip, 4 augmented clips per decoded video
-# (num_sample=4 in the official scripts).
+# decord, 16 frames every 4th from a random start (StrideSample: in videos shorter than 64
+# frames the official offset loop stops before the last frame and the last sampled frame
+# repeats), the multi-scale crop with 13 fixed offsets and a Pillow bilinear resize to
+# 224, no flip, 4 augmented clips per decoded video (num_sample=4 in the official scripts).
 # An undecodable video stops training naming the file (on_bad='skip': log it and draw another).
 dataset_type = 'VideoDataset'
 data_root = 'data/kinetics400/videos_train'
@@ -11,8 +11,7 @@ ann_file = 'data/kinetics400/kinetics400_train_list_videos.txt'
 clip_len, frame_interval, num_repeats = 16, 4, 4
 train_pipeline = [
     dict(type='CheckedDecordInit', on_bad='error'),
-    dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1,
-         out_of_bound_opt='repeat_last'),
+    dict(type='StrideSample', clip_len=clip_len, frame_interval=frame_interval),
     dict(type='DecordDecode'),
     dict(type='RepeatAugment', num_repeats=num_repeats, transforms=[
         dict(type='MultiScaleCrop', input_size=224, scales=(1, 0.875, 0.75, 0.66),
