@@ -344,15 +344,18 @@ def make_camera_videos(out: str, num_train: int = 96, num_val: int = 48, num_fra
 
 
 def cluttered_digit(digit: np.ndarray, background: np.ndarray, size: int,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, scale_range=(0.45, 0.75), tilt: float = 20.0,
+                    blur: float = 0.0) -> np.ndarray:
     """A ``size x size`` RGB uint8 picture of an 8x8 digit drawn at a random place,
     scale (45-75% of the picture), tilt (up to 20 degrees) and colour over
     ``background`` (a crop of a photo)."""
     import cv2
     big = cv2.resize(digit, (64, 64), interpolation=cv2.INTER_CUBIC).clip(0, 1).astype(np.float32)
-    scale = rng.uniform(0.45, 0.75) * size
+    if blur:
+        background = cv2.GaussianBlur(np.ascontiguousarray(background, dtype=np.float32), (0, 0), blur)
+    scale = rng.uniform(*scale_range) * size
     centre = rng.uniform(0.5 * scale, size - 0.5 * scale, size=2)
-    warp = cv2.getRotationMatrix2D((32.0, 32.0), float(rng.uniform(-20, 20)), scale / 64)
+    warp = cv2.getRotationMatrix2D((32.0, 32.0), float(rng.uniform(-tilt, tilt)), scale / 64)
     warp[:, 2] += centre - 32.0
     alpha = cv2.warpAffine(big, warp, (size, size), flags=cv2.INTER_LINEAR)[..., None]
     color = rng.uniform(0, 255, size=3)
@@ -363,7 +366,7 @@ def cluttered_digit(digit: np.ndarray, background: np.ndarray, size: int,
 
 
 def make_cluttered_digits(out: str, num_train: int = 1297, num_val: int = 500, size: int = 32,
-                          seed: int = 0) -> Dict[str, int]:
+                          seed: int = 0, name: str = 'clutter', **style) -> Dict[str, int]:
     """Digits over crops of natural photos (:func:`cluttered_digit`), lossless PNGs in
     the ImageNet-style tree of :func:`make_images` (``clutter/{train,val}/<class>/<n>.png``,
     ``clutter/meta/{train,val}.txt``). Train and held-out digits are different
@@ -375,7 +378,7 @@ def make_cluttered_digits(out: str, num_train: int = 1297, num_val: int = 500, s
     rng = np.random.default_rng(seed + 4)
     order = rng.permutation(len(images))
     splits = {'train': order[:num_train], 'val': order[num_train:num_train + num_val]}
-    root = osp.join(out, 'clutter')
+    root = osp.join(out, name)
     os.makedirs(osp.join(root, 'meta'), exist_ok=True)
     for split, idx in splits.items():
         lines = []
@@ -388,7 +391,7 @@ def make_cluttered_digits(out: str, num_train: int = 1297, num_val: int = 500, s
             rel = f'digit_{labels[i]}/{n:05d}.png'
             path = osp.join(root, split, rel)
             os.makedirs(osp.dirname(path), exist_ok=True)
-            Image.fromarray(cluttered_digit(images[i], background, size, rng)).save(path)
+            Image.fromarray(cluttered_digit(images[i], background, size, rng, **style)).save(path)
             lines.append(f'{rel} {labels[i]}')
         with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
@@ -414,12 +417,36 @@ def object_clip(texture: np.ndarray, background: np.ndarray, motion: int, num_fr
     return frames
 
 
+def digit_over_photo_clip(digit: np.ndarray, background: np.ndarray, motion: int, num_frames: int,
+                          size: int, rng: np.random.Generator, blur: float = 2.0) -> np.ndarray:
+    """A digit of a random colour performing ``MOTIONS[motion]`` over a still, blurred
+    photo crop (``blur``: Gaussian sigma in px; 0 keeps the photo sharp)."""
+    import cv2
+    bg = np.ascontiguousarray(background, dtype=np.float32)
+    if blur:
+        bg = cv2.GaussianBlur(bg, (0, 0), sigmaX=blur)
+    color = rng.uniform(0, 255, size=3)
+    if abs(color.mean() - bg.mean()) < 64:  # keep the digit visible
+        color = np.where(bg.mean() > 127, color * 0.3, 255 - (255 - color) * 0.3)
+    centre, angle, scale = motion_states(motion, num_frames, size, rng)
+    big = cv2.resize(digit, (64, 64), interpolation=cv2.INTER_CUBIC).clip(0, 1).astype(np.float32)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        warp = cv2.getRotationMatrix2D((32.0, 32.0), float(angle[t]), float(scale[t]) / 64)
+        warp[:, 2] += centre[t] - 32.0
+        alpha = cv2.warpAffine(big, warp, (size, size), flags=cv2.INTER_LINEAR)[..., None]
+        frames[t] = (bg * (1 - alpha) + color * alpha).clip(0, 255).astype(np.uint8)
+    return frames
+
+
 def make_object_videos(out: str, num_train: int = 96, num_val: int = 48, num_frames: int = 16,
-                       size: int = 32, seed: int = 0) -> Dict[str, int]:
+                       size: int = 32, seed: int = 0, obj: str = 'texture', name: str = 'objects',
+                       blur: float = 2.0) -> Dict[str, int]:
     """Object-motion clips over natural photos, lossless ``objects/{train,val}/<n>.avi``."""
     photos = _photos(1.0)
+    digits, _ = _digits()
     rng = np.random.default_rng(seed + 5)
-    root = osp.join(out, 'objects')
+    root = osp.join(out, name)
     counts = {}
     for split, count in (('train', num_train), ('val', num_val)):
         lines = []
@@ -438,7 +465,12 @@ def make_object_videos(out: str, num_train: int = 96, num_val: int = 48, num_fra
                         break
                 crops.append(np.ascontiguousarray(crop))
             rel = f'{split}/{n:04d}.avi'
-            write_lossless_video(osp.join(root, rel), object_clip(crops[0], crops[1], motion, num_frames, size, rng))
+            if obj == 'digit':
+                clip = digit_over_photo_clip(digits[rng.integers(len(digits))], crops[1], motion,
+                                             num_frames, size, rng, blur)
+            else:
+                clip = object_clip(crops[0], crops[1], motion, num_frames, size, rng)
+            write_lossless_video(osp.join(root, rel), clip)
             lines.append(f'{rel} {motion}')
         with open(osp.join(root, f'{split}_list.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
