@@ -163,9 +163,8 @@ class PixelRandomErasing(BaseTransform):
     log-uniform in ``[min_aspect, 1 / min_aspect]``, until the box fits strictly
     inside the image (otherwise nothing is erased). A clip (``results['imgs']``) gets
     one box for all its frames, each frame its own noise (the official ``cube``
-    mode); an image (``results['img']``) its own box. The box is drawn with numpy's
-    generator, the noise with torch's. Erased frames become float32; frames not erased
-    keep their dtype.
+    mode); an image (``results['img']``) its own box. Erased frames become float32;
+    frames not erased keep their dtype.
 
     Args:
         mean (sequence of 3 floats): pixel mean of the data preprocessor.
@@ -211,11 +210,12 @@ class PixelRandomErasing(BaseTransform):
         return None
 
     def _fill(self, shape) -> np.ndarray:
-        """``mean + std * N(0, 1)`` per value, float32 (torch's generator: its normal
-        sampler is several times faster than numpy's legacy one; the official erasing
-        draws its noise with torch too)."""
-        import torch
-        noise = torch.randn(shape, dtype=torch.float32).numpy()
+        """``mean + std * N(0, 1)`` per value, float32. The normals come from a numpy
+        ``Generator`` seeded from the global numpy state (reproducible under
+        ``np.random.seed``, as the box is; its sampler is several times faster than the
+        legacy global one)."""
+        rng = np.random.default_rng(np.random.randint(2**31, size=2))
+        noise = rng.standard_normal(shape, dtype=np.float32)
         noise *= self.std
         noise += self.mean
         return noise

@@ -18,10 +18,10 @@
   neither one frame nor the unordered frames tell the direction of a motion: only
   temporal order does;
 * benchmark videos (:func:`make_benchmark_videos`, Kinetics-400-like for timing data
-  pipelines): ``bench/videos/<n>.mp4`` of 300 frames at 340 x 256 px and 30 fps, a
+  pipelines): ``bench/videos/video_<n>.mp4`` of 300 frames at 340 x 256 px and 30 fps, a
   textured scene panning under moving discs (broad histograms, motion, detail at every
   scale), with ``bench/videos_list.txt`` (``<file> <label>``) and, on request, the same
-  frames as JPEGs ``bench/rawframes/<n>/img_00001.jpg`` with ``bench/rawframes_list.txt``
+  frames as JPEGs ``bench/rawframes/video_<n>/img_00001.jpg`` with ``bench/rawframes_list.txt``
   (``<dir> <num_frames> <label>``), as Something-Something V2 is read by the official code.
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
@@ -279,7 +279,7 @@ def make_benchmark_videos(out: str, num_videos: int = 8, num_frames: int = 300,
                      frame_list=osp.join(root, 'rawframes_list.txt'))
     video_lines, frame_lines = [], []
     for n in range(num_videos):
-        name = f'{n:04d}'
+        name = f'video_{n:04d}'  # not a number: pandas would read '0001' as 1
         video = osp.join(paths['videos'], f'{name}.mp4')
         folder = osp.join(root, 'rawframes', name)
         need_video = not osp.isfile(video)
