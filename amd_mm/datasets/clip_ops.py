@@ -225,15 +225,20 @@ def _source_positions(matrix: Sequence[float], height: int, width: int):
     return xs, ys
 
 
-def _taps(pos: np.ndarray, size: int, resample: int):
-    """Clamped source indices of the filter's taps along one axis and the fraction
-    ``d`` (Pillow: ``pos -= 0.5; x = FLOOR(pos); d = pos - x``; cubic taps ``x - 1 ..
-    x + 2``, linear ``x, x + 1``). Where ``d`` is 0 everywhere Pillow's polynomial gives
-    the centre tap exactly: that tap alone, no fraction."""
+def _split(pos: np.ndarray):
+    """Pillow's ``pos -= 0.5; x = FLOOR(pos); d = pos - x``: the integer part (int64) and
+    the fraction."""
     pos = pos - 0.5
     base = np.floor(pos)
-    frac = pos - base
-    base = base.astype(np.int64)
+    return base.astype(np.int64), pos - base
+
+
+def _taps(pos: np.ndarray, size: int, resample: int):
+    """Clamped source indices of the filter's taps along one axis and the fraction
+    ``d`` (cubic taps ``x - 1 .. x + 2``, linear ``x, x + 1``). Where ``d`` is 0
+    everywhere Pillow's polynomial gives the centre tap exactly: that tap alone, no
+    fraction."""
+    base, frac = _split(pos)
     offsets = (0, 1) if resample == _BILINEAR else (-1, 0, 1, 2)
     if not frac.any():
         return [np.clip(base, 0, size - 1)], None
@@ -282,6 +287,68 @@ def _interpolate(sample: Callable, indices, frac, resample):
     return _cubic(*taps, frac) if resample == _BICUBIC else _linear(*taps, frac)
 
 
+def _translate(clip, offset: float, axis: int, resample: int, fill: np.ndarray):
+    """:func:`affine` for a shift along one axis (1: rows, 2: columns), ``offset`` the
+    matrix's translation: every row (column) samples the same source positions, so the
+    taps are slices of the clip (edge-padded by 2) instead of gathers. None where the
+    taps of the inside pixels are not one slice each (then :func:`affine` gathers)."""
+    size = clip.shape[axis]
+    pos = (np.arange(size, dtype=np.float64) + 0.5) + offset  # Pillow: 1 * x + 0 * y + a2
+    inside = np.nonzero((pos >= 0) & (pos < size))[0]
+    out = np.empty_like(clip)
+    if not len(inside):
+        out[...] = fill
+        return out
+    lo, hi = int(inside[0]), int(inside[-1]) + 1
+    index = [slice(None)] * 4
+    for part in (slice(0, lo), slice(hi, size)):  # the fill outside the shifted frame
+        index[axis] = part
+        out[tuple(index)] = fill
+    base, frac = _split(pos[lo:hi][None])
+    base = base[0]
+    if not np.array_equal(base, base[0] + np.arange(hi - lo)):
+        return None
+    if not frac.any():
+        frac, taps, first = None, 1, int(base[0])
+    else:
+        taps = 2 if resample == _BILINEAR else 4
+        first = int(base[0]) - (resample == _BICUBIC)  # the first tap
+    t, h, w, c = clip.shape
+    if axis == 2:
+        padded = cv2.copyMakeBorder(clip.reshape(t * h, w, c), 0, 0, 2, 2, cv2.BORDER_REPLICATE)
+        padded = padded.reshape(t, h, w + 4, c)
+        frac = None if frac is None else np.repeat(frac[0], c)[None, None]
+        step = max(1, _BLOCK_VALUES // (t * (hi - lo) * c))
+        for top in range(0, h, step):
+            rows_ = slice(top, min(h, top + step))
+            views = [padded[:, rows_, first + 2 + k:first + 2 + k + hi - lo].reshape(t, -1, (hi - lo) * c)
+                     for k in range(taps)]
+            value = views[0] if frac is None else _filter(views, frac, resample)
+            out[:, rows_, lo:hi] = value.reshape(t, -1, hi - lo, c)
+    else:
+        padded = np.empty((t, h + 4, w, c), np.uint8)
+        for k in range(t):
+            cv2.copyMakeBorder(clip[k], 2, 2, 0, 0, cv2.BORDER_REPLICATE, dst=padded[k])
+        step = max(1, _BLOCK_VALUES // (t * w * c))
+        for top in range(lo, hi, step):
+            bottom = min(hi, top + step)
+            start = first + 2 + top - lo
+            views = [padded[:, start + k:start + k + bottom - top].reshape(t, -1, w * c)
+                     for k in range(taps)]
+            part = None if frac is None else frac[0, top - lo:bottom - lo][None, :, None]
+            value = views[0] if frac is None else _filter(views, part, resample)
+            out[:, top:bottom] = value.reshape(t, -1, w, c)
+    return out
+
+
+def _filter(taps, frac, resample) -> np.ndarray:
+    """Taps combined by Pillow's filter, truncated to uint8 as Pillow truncates."""
+    value = _cubic(*taps, frac) if resample == _BICUBIC else _linear(*taps, frac)
+    if resample == _BICUBIC:
+        np.clip(value, 0, 255, out=value)
+    return value.astype(np.uint8)
+
+
 def affine(clip, matrix, fillcolor=(128, 128, 128), resample=_BICUBIC, **_):
     """``Image.transform(size, Image.AFFINE, matrix, resample, fillcolor=fillcolor)`` on
     every frame: output pixel ``(x, y)`` samples the source at ``matrix`` applied to
@@ -297,6 +364,13 @@ def affine(clip, matrix, fillcolor=(128, 128, 128), resample=_BICUBIC, **_):
                          f'not Pillow filter {resample} (Pillow warps nearest with another '
                          'code path)')
     t, h, w, c = clip.shape
+    fill = np.asarray(fillcolor, np.uint8).reshape(-1)
+    a0, a1, a2, a3, a4, a5 = (float(v) for v in matrix[:6])
+    if (a0, a1, a3, a4) == (1, 0, 0, 1) and (a2 == 0 or a5 == 0):  # a shift along one axis
+        out = _translate(clip, a5, 1, resample, fill) if a2 == 0 else \
+            _translate(clip, a2, 2, resample, fill)
+        if out is not None:
+            return out
     xs, ys = _source_positions(matrix, h, w)
     cols, dx = _taps(xs, w, resample)
     rows, dy = _taps(ys, h, resample)
@@ -306,7 +380,7 @@ def affine(clip, matrix, fillcolor=(128, 128, 128), resample=_BICUBIC, **_):
     pixels = np.empty((t, h + 1, w, 4), np.uint8)
     for k in range(t):
         cv2.cvtColor(clip[k], cv2.COLOR_RGB2RGBA, dst=pixels[k, :h])
-    pixels[:, h, :, :c] = np.asarray(fillcolor, np.uint8).reshape(-1)
+    pixels[:, h, :, :c] = fill
     pixels = pixels.view(np.uint32).reshape(t, (h + 1) * w)
     outside = ~((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h))
     flat = []
