@@ -25,6 +25,19 @@ from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
 _PIL_INTERPOLATION = ('nearest', 'bilinear', 'bicubic', 'lanczos', 'hamming', 'box')
 
 
+def _as_clip(frames) -> np.ndarray:
+    """The frames as one ``(T, H, W, C)`` array: the decoded batch they are views of
+    (decord's ``DecordDecode`` splits one array into frames; it is only read here), else
+    a stacked copy."""
+    base = frames[0].base
+    if (isinstance(base, np.ndarray) and base.ndim == 4 and len(base) == len(frames)
+            and base.flags.c_contiguous
+            and all(f.base is base and f.ctypes.data == base[i].ctypes.data
+                    for i, f in enumerate(frames))):
+        return base
+    return np.stack(frames)
+
+
 class _Recorded:
     """Stands in for a timm ``AugmentOp.aug_fn``: instead of transforming an image, adds
     the call (timm's operation function, its level arguments and keywords) to the plan
@@ -115,13 +128,15 @@ class ClipRandAugment(BaseTransform):
             results['imgs'] = self._frame_by_frame(self.augment, frames)
             return results
         from . import clip_ops
-        clip = np.stack(frames)
+        clip = decoded = _as_clip(frames)
         for fn, args, kwargs in self.draw():
             op = clip_ops.clip_op(fn, kwargs)
             if op is not None:
                 clip = op(clip, *args, **kwargs)
             else:
                 clip = np.stack(self._frame_by_frame(lambda img: fn(img, *args, **kwargs), clip))
+        if clip is decoded:  # nothing applied: still new arrays (the input may be shared)
+            clip = clip.copy()
         results['imgs'] = list(clip)
         return results
 
@@ -136,7 +151,7 @@ class ClipRandAugment(BaseTransform):
             if i:
                 random.setstate(py_state)
                 np.random.set_state(np_state)
-            out.append(np.array(augment(Image.fromarray(frame))))
+            out.append(np.asarray(augment(Image.fromarray(frame))))
         return out
 
     def __repr__(self):
