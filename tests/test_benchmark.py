@@ -66,7 +66,8 @@ def test_benchmark_tool_times_the_data_pipeline(tmp_path):
     result = last_json_line(proc.stdout)
     assert 'flops_per_step' not in result and 'step_time_s' not in result  # --iters 0: data only
     data = result['dataloader']
-    assert (data['pipeline'], data['reads'], data['videos'], data['rounds']) == ('train', 'mp4 videos', 2, 2)
+    assert (data['pipeline'], data['reads']) == ('train', 'mp4 videos')
+    assert (data['videos'], data['rounds']) == (2, 2)
     assert data['clips_per_video'] == 2  # RepeatAugment(num_repeats=2)
     seconds = data['amd_mm']['seconds_per_video']
     assert seconds['n'] == 2 and 0 < seconds['min'] <= seconds['median'] <= seconds['max']

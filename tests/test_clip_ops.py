@@ -15,7 +15,8 @@ from timm.data import auto_augment as aa
 
 from amd_mm.datasets import clip_ops
 
-BICUBIC, BILINEAR, NEAREST = Image.Resampling.BICUBIC, Image.Resampling.BILINEAR, Image.Resampling.NEAREST
+BICUBIC, BILINEAR = Image.Resampling.BICUBIC, Image.Resampling.BILINEAR
+NEAREST = Image.Resampling.NEAREST
 
 
 @pytest.fixture(scope='module')

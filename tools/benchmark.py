@@ -45,7 +45,8 @@ all videos, wall and CPU time), the per-step profile (milliseconds per video of 
 transform, ``RepeatAugment``'s own steps included), and videos/s and clips/s through a
 DataLoader with each of ``--workers`` worker counts (default 1, 2 and the CPU count;
 ``--batches`` videos timed after each worker's first). With ``--official`` the same
-videos also go through the official dataset class (``amd_mm.analysis.official_data``;
+videos also go through the official dataset class (``amd_mm.analysis.official_data``,
+also through DataLoaders with the same worker counts;
 SSv2 classes read JPEG frames, so both sides do then), the two implementations
 alternating round by round, every video seeded alike on both sides, and the per-round
 ratios official / amd_mm are summarised (``speedup``: median, quartiles, min, max).
@@ -60,7 +61,6 @@ import json
 import os.path as osp
 import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -222,6 +222,9 @@ def measure_dataloader(cfg, args) -> dict:
                 pandas='minimal read_csv stand-in' if official.pandas_stand_in else 'pandas',
                 **dp.per_video(rounds['official']['wall'], setting.views))
             result['official']['cpu_seconds_per_video'] = dp.spread(rounds['official']['cpu'], 5)
+            videos = dp.Videos(official.video, official.num_videos)
+            result['official']['workers'] = [
+                dp.loader_throughput(videos, w, args.batches, setting.views) for w in workers]
             result['speedup'] = dict(
                 note='per round: official seconds per video / amd_mm seconds per video; the '
                      'same videos and seeds, alternating order',

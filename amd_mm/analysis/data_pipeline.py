@@ -135,6 +135,20 @@ def ratios(slow: Dict[str, List[float]], fast: Dict[str, List[float]]) -> Dict:
             for kind in ('cpu', 'wall')}
 
 
+class Videos(torch.utils.data.Dataset):
+    """``fn(i)`` for ``i < length`` as a torch dataset (e.g. an official loader's
+    :meth:`~amd_mm.analysis.official_data.OfficialPipeline.video`)."""
+
+    def __init__(self, fn: VideoFn, length: int):
+        self.fn, self.length = fn, length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        return self.fn(index)
+
+
 def _worker_init(worker_id: int):
     import cv2
     cv2.setNumThreads(0)

@@ -321,8 +321,8 @@ def _translate(clip, offset: float, axis: int, resample: int, fill: np.ndarray):
         step = max(1, _BLOCK_VALUES // (t * (hi - lo) * c))
         for top in range(0, h, step):
             rows_ = slice(top, min(h, top + step))
-            views = [padded[:, rows_, first + 2 + k:first + 2 + k + hi - lo].reshape(t, -1, (hi - lo) * c)
-                     for k in range(taps)]
+            views = [padded[:, rows_, first + 2 + k:first + 2 + k + hi - lo]
+                     .reshape(t, -1, (hi - lo) * c) for k in range(taps)]
             value = views[0] if frac is None else _filter(views, frac, resample)
             out[:, rows_, lo:hi] = value.reshape(t, -1, hi - lo, c)
     else:
