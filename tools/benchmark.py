@@ -45,11 +45,13 @@ all videos, wall and CPU time), the per-step profile (milliseconds per video of 
 transform, ``RepeatAugment``'s own steps included), and videos/s and clips/s through a
 DataLoader with each of ``--workers`` worker counts (default 1, 2 and the CPU count;
 ``--batches`` videos timed after each worker's first). With ``--official`` the same
-videos also go through the official dataset class (``amd_mm.analysis.official_data``,
-also through DataLoaders with the same worker counts;
+videos also go through the official dataset class (``amd_mm.analysis.official_data``;
 SSv2 classes read JPEG frames, so both sides do then), the two implementations
 alternating round by round, every video seeded alike on both sides, and the per-round
-ratios official / amd_mm are summarised (``speedup``: median, quartiles, min, max).
+ratios official / amd_mm are summarised (``speedup``: median, quartiles, min, max); the
+official class also goes through DataLoaders with the same worker counts. Where pandas is
+not installed, a minimal ``read_csv`` stands in for it while the official classes read
+their list files (``official.pandas`` in the output says which).
 Without ``--official`` that part is skipped. ``--iters 0`` skips the training steps.
 
 The reusable pieces (input geometry, synthetic batches, counters) live in
