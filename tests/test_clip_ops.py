@@ -132,6 +132,10 @@ def test_clip_randaugment_equals_the_frame_by_frame_reference(clip, interpolatio
         assert state[0] == expected_state[0] and np.array_equal(state[1], expected_state[1])
         random.seed(seed)
         np.random.seed(seed)
+        frames = fast(dict(imgs=list(clip)))['imgs']
+        assert all(f.flags.writeable and not np.shares_memory(f, clip) for f in frames)
+        random.seed(seed)
+        np.random.seed(seed)
         applied.update(fn.__name__ for fn, _, _ in fast.draw())
     assert len(applied) >= 12  # most of the 15 ops were exercised
 
@@ -178,5 +182,6 @@ def test_clip_randaugment_keeps_odd_inputs_working():
     np.random.seed(1)
     out = ra(dict(imgs=odd))['imgs']
     assert [f.shape for f in out] == [(32, 48, 3), (40, 48, 3)]
+    assert all(f.flags.writeable for f in out)  # later steps may flip in place
     with pytest.raises(ValueError, match="'clip' or 'pillow'"):
         build_ra(backend='torch')

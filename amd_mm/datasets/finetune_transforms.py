@@ -64,10 +64,10 @@ class ClipRandAugment(BaseTransform):
 
     * ``'clip'`` (default): timm's objects draw (their image functions replaced by a
       recorder, :meth:`draw`), then each op runs once on the whole ``(T, H, W, 3)`` clip
-      (:mod:`amd_mm.datasets.clip_ops`): the colour and histogram ops equal Pillow's
-      results exactly, the affine warps (bilinear or bicubic) within 1 level on fewer
-      than 1 in 1000 values. Ops without a whole-clip version (and warps with other
-      filters) run frame by frame through timm, their own draws repeated per frame.
+      (:mod:`amd_mm.datasets.clip_ops`) with Pillow's own arithmetic, so the output is
+      timm's byte for byte. Ops without a whole-clip version (rotation, which Pillow
+      does faster; warps with filters other than bilinear and bicubic) run frame by
+      frame through timm, their own draws repeated per frame.
     * ``'pillow'``: timm's transform on every frame through Pillow, Python's and numpy's
       generators snapshotted before the first frame and restored before every other
       frame (the reference; several times slower).
@@ -151,7 +151,7 @@ class ClipRandAugment(BaseTransform):
             if i:
                 random.setstate(py_state)
                 np.random.set_state(np_state)
-            out.append(np.asarray(augment(Image.fromarray(frame))))
+            out.append(np.array(augment(Image.fromarray(frame))))  # writable
         return out
 
     def __repr__(self):
