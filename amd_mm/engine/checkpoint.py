@@ -36,6 +36,28 @@ from mmengine.registry import HOOKS
 BACKEND = 'amd_mm_durable_local'
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint or its pointer could not be written (a full disk, a read-only or
+    vanished folder): one sentence naming the file, the reason and the checkpoint that
+    stays (the durable writes leave the previous one complete and named)."""
+
+    def __str__(self):
+        return self.strerror or super().__str__()
+
+    @classmethod
+    def of(cls, err: OSError, path: str, work_dir: str) -> 'CheckpointWriteError':
+        from ..utils.checkpoint import read_pointer
+        try:
+            previous = read_pointer(work_dir)
+        except (ValueError, FileNotFoundError):
+            previous = None
+        kept = (f'the previous checkpoint {previous!r} stays complete and last_checkpoint '
+                'names it' if previous else 'no earlier checkpoint exists')
+        reason = err.strerror or str(err)
+        return cls(err.errno, f'checkpoint: could not write {path!r} ({reason}); {kept}: '
+                              'free space (or fix the folder), then run again with --resume.')
+
+
 def fsync_dir(folder: str):
     """Make a rename or deletion in ``folder`` durable (no-op where folders cannot be
     opened, e.g. Windows)."""
@@ -115,6 +137,8 @@ class DurableCheckpointHook(CheckpointHook):
                                    + ', '.join(sorted(osp.basename(p) for p in left)))
 
     def _save_checkpoint_with_step(self, runner, step, meta):
+        from .hooks import RNGStateHook
+        RNGStateHook.gather(runner)  # every rank's random states (only rank 0 saves)
         if not getattr(self, '_durable', False):
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale = []
@@ -129,15 +153,20 @@ class DurableCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(self.out_dir, filename, self.file_client_args,
-                               save_optimizer=self.save_optimizer,
-                               save_param_scheduler=self.save_param_scheduler, meta=meta,
-                               by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if stale:
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-        if not is_main_process():
-            return
-        self.file_backend.put_text(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        try:
+            runner.save_checkpoint(self.out_dir, filename, self.file_client_args,
+                                   save_optimizer=self.save_optimizer,
+                                   save_param_scheduler=self.save_param_scheduler, meta=meta,
+                                   by_epoch=self.by_epoch, backend_args=self.backend_args,
+                                   **self.args)
+            if stale:
+                runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+            if not is_main_process():
+                return
+            self.file_backend.put_text(self.last_ckpt, pointer)
+        except OSError as err:
+            raise CheckpointWriteError.of(err, self.last_ckpt, runner.work_dir) from err
         for old in stale:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
             if self.file_backend.isfile(path):

@@ -63,6 +63,10 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    if osp.exists(cfg.work_dir) and not osp.isdir(cfg.work_dir):
+        raise ValueError(f"{'--work-dir' if work_dir is not None else 'work_dir'} "
+                         f'{cfg.work_dir!r} is a file, not a folder; give a folder for the logs '
+                         'and checkpoints (it is created if missing).')
     trust_checkpoints(cfg.get('trust_checkpoints', False))  # full unpickling only when opted in
     return cfg
 

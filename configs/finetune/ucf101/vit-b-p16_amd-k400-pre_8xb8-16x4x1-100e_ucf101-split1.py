@@ -5,7 +5,7 @@
 # val/test ann_file likewise.
 _base_ = ['../../_base_/finetune/video_vit_finetune.py']
 
-pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 split = 1
 data_root = 'data/ucf101/videos'
 ann_file_train = f'data/ucf101/ucf101_train_split_{split}_videos.txt'
