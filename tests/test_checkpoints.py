@@ -165,6 +165,19 @@ def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root,
     assert load_checkpoint_file(resolve_checkpoint(work_dir))['meta']['iter'] == 6
 
 
+def test_checkpoints_by_iterations_must_not_cut_accumulation_windows():
+    from amd_mm.engine import DurableCheckpointHook
+
+    class Runner:
+        cfg = Config(dict(optim_wrapper=dict(accumulative_counts=32)))
+
+    with pytest.raises(ValueError, match=r'^default_hooks.checkpoint.interval=500 \(iterations\) is '
+                                         r'not a multiple of optim_wrapper.accumulative_counts=32'):
+        DurableCheckpointHook(by_epoch=False, interval=500)._check_accumulation(Runner())
+    DurableCheckpointHook(by_epoch=False, interval=500 * 32)._check_accumulation(Runner())
+    DurableCheckpointHook(interval=1)._check_accumulation(Runner())  # by epoch: not judged
+
+
 def test_durable_write_failing_midway_keeps_the_old_file(tmp_path, monkeypatch):
     from amd_mm.engine.checkpoint import durable_write
     pointer = tmp_path / 'last_checkpoint'

@@ -121,6 +121,7 @@ class DurableCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         from mmengine.runner import FlexibleRunner
+        self._check_accumulation(runner)
         out_dir = self.out_dir or runner.work_dir
         self._durable = (self.backend_args is None and self.file_client_args is None
                          and '://' not in str(out_dir) and not isinstance(runner, FlexibleRunner))
@@ -135,6 +136,19 @@ class DurableCheckpointHook(CheckpointHook):
             if left:
                 runner.logger.info('removed partial files of an interrupted save: '
                                    + ', '.join(sorted(osp.basename(p) for p in left)))
+
+    def _check_accumulation(self, runner) -> None:
+        """Checkpoints by iterations must fall at the end of gradient-accumulation windows:
+        the gradients of a window cut by a checkpoint are not saved, so a run resumed from
+        it would not equal an uninterrupted one."""
+        optim = runner.cfg.get('optim_wrapper') or {}
+        accumulate = optim.get('accumulative_counts', 1) if isinstance(optim, dict) else 1
+        if not self.by_epoch and isinstance(accumulate, int) and self.interval % accumulate:
+            raise ValueError(
+                f'default_hooks.checkpoint.interval={self.interval} (iterations) is not a multiple '
+                f'of optim_wrapper.accumulative_counts={accumulate}: a checkpoint inside an '
+                'accumulation window loses its gradients, so resuming from it is not exact; use a '
+                f'multiple of {accumulate}.')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         from .hooks import RNGStateHook

@@ -71,6 +71,16 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
     return cfg
 
 
+def with_checked_loads(cfg):
+    """Add :class:`~amd_mm.engine.CheckedLoadHook` to ``cfg.custom_hooks`` (once): the
+    ``load_from`` / ``--resume`` / ``init_cfg`` ``Pretrained`` loads of the run are strict
+    where it matters whatever the config's loop (``allow_partial_load=True`` opts out)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'CheckedLoadHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='CheckedLoadHook')]
+    return cfg
+
+
 def run_main(main, argv=None):
     """Run ``main``; configuration and data errors the project raises for users end
     with one clear sentence (exit 2) instead of a traceback through MMEngine's builders

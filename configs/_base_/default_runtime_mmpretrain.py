@@ -32,4 +32,8 @@ trust_checkpoints = False
 allow_teacher_change = False
 # True: a distillation run may train with teacher.checkpoint=None (random teacher)
 allow_random_teacher = False
+# True: load_from / init_cfg Pretrained may load only part of the model on purpose (tensors
+# of another shape skipped, under half of the model loaded, encoder tensors missing): warnings
+# instead of errors (amd_mm.engine.CheckedLoadHook; --resume stays strict)
+allow_partial_load = False
 randomness = dict(seed=0, diff_rank_seed=False)
