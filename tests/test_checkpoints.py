@@ -555,8 +555,8 @@ def test_finetune_resume_with_another_batch_size_is_refused(demo_root, tmp_path)
 
 
 def test_an_earlier_attempt_of_the_same_elastic_job_holds_a_stale_lock(tmp_path, monkeypatch):
-    """torchrun restarts every worker of a job together: rank 0 of attempt N+1, maybe on
-    another node, takes over the lock of attempt N (no flock: the recorded job decides)."""
+    """torchrun restarts every worker of a job together: rank 0 of the next attempt, maybe on
+    another node, takes over the lock of the last one (no flock: the recorded job decides)."""
     import fcntl
     import json
 
@@ -567,15 +567,13 @@ def test_an_earlier_attempt_of_the_same_elastic_job_holds_a_stale_lock(tmp_path,
     lock_file = tmp_path / '.train.lock'
     holder = dict(pid=os.getppid(), host='node-a', started='x', run_id='job7', restart=0)
     lock_file.write_text(json.dumps(holder))
-    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job7')
-    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '0')  # the same attempt: busy
     with pytest.raises(ValueError, match=r'in use by another training run \(pid \d+ on host node-a'):
-        WorkDirLock(str(tmp_path)).acquire()
+        WorkDirLock(str(tmp_path)).acquire()  # outside torchrun: busy (another host)
     monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job8')
     monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '1')  # another job: busy
     with pytest.raises(ValueError, match='in use by another training run'):
         WorkDirLock(str(tmp_path)).acquire()
-    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job7')  # its next attempt: taken over
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job7')  # a later attempt of its job: taken over
     lock = WorkDirLock(str(tmp_path)).acquire()
     assert lock.previous == holder
     assert json.loads(lock_file.read_text())['restart'] == 1

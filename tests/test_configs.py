@@ -125,6 +125,7 @@ def test_config_builds_model_and_dataset(path, demo_root):
     assert 'inputs' in sample
 
 
+@pytest.mark.slow  # reads every config (about 4 CPU-s)
 def test_training_configs_resume_exactly_and_paper_configs_save_by_iterations():
     """Every config that imports amd_mm trains with the resumable loop (exact mid-epoch resume,
     a resume with another batch size refused; fine-tuning included), and the paper-scale

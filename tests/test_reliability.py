@@ -82,7 +82,7 @@ def test_launch_scripts_pass_nodes_rendezvous_and_restarts(tmp_path):
     elastic = run('tools/dist_train.sh', 'C.py', '8', '--resume', NNODES='4', MASTER_ADDR='10.0.0.1',
                   MASTER_PORT='29777', MAX_RESTARTS='3', RDZV_TIMEOUT='60')
     assert elastic[3:11] == ['--nnodes=4', '--nproc-per-node=8', '--rdzv-backend=c10d',
-                             '--rdzv-endpoint=10.0.0.1:29777', '--rdzv-id=amd_mm-29777',
+                             '--rdzv-endpoint=10.0.0.1:29777', '--rdzv-id=amd_mm-10.0.0.1-29777',
                              '--rdzv-conf=join_timeout=60', '--max-restarts=3', '--monitor-interval=1']
     assert elastic[-2:] == ['--resume', 'TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1']
 

@@ -9,7 +9,7 @@
 # (node ranks are then assigned by the rendezvous; NODE_RANK is not needed); pass --resume so
 # each restart continues from the work_dir's last checkpoint. A node that does not come back
 # within RDZV_TIMEOUT seconds (default 900) ends the job. RDZV_ID names the job (the same on
-# every node; default amd_mm-MASTER_PORT).
+# every node; default amd_mm-MASTER_ADDR-MASTER_PORT, unique among live jobs).
 # On CPU (tests), pass --cfg-options env_cfg.dist_cfg.backend=gloo.
 # The interpreter is $PYTHON (default: python), as in the Makefile: PYTHON=/path/to/venv/bin/python.
 set -euo pipefail
@@ -21,7 +21,7 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 MASTER_PORT=${MASTER_PORT:-${PORT:-29500}}
 MAX_RESTARTS=${MAX_RESTARTS:-0}
 RDZV_TIMEOUT=${RDZV_TIMEOUT:-900}
-RDZV_ID=${RDZV_ID:-"amd_mm-$MASTER_PORT"}
+RDZV_ID=${RDZV_ID:-"amd_mm-$MASTER_ADDR-$MASTER_PORT"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$MAX_RESTARTS" -gt 0 ]; then

@@ -87,10 +87,6 @@ class LoadAudit:
             handle.remove()
         self._handles = []
 
-    @property
-    def armed(self) -> bool:
-        return bool(self._handles)
-
     def _compare(self, module, state_dict, prefix, *args):
         own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
         for name, _ in own:
@@ -117,7 +113,7 @@ class LoadAudit:
             problems.append(f'{key!r} has shape {source} in the checkpoint but {target} in the '
                             f'model{more}')
         if matched * 2 < total:
-            sample = [k for k in self.expected if k not in missing][:1] or list(self.expected)[:1]
+            sample = (missing or list(self.expected))[:1]
             problems.append(f'only {matched} of the model\'s {total} tensors are in the '
                             f'checkpoint with the same name and shape (the model has e.g. '
                             f'{sample[0]!r}; the checkpoint keys it had no place for: '

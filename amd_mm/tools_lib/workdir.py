@@ -28,10 +28,11 @@ class WorkDirLock:
     exits in any way (SIGKILL included); the file holds the holder's pid, host and start
     time for the error a second run gets. A lock file left by a run that died is stale:
     it is taken over (and reported). On file systems without ``flock`` the pid decides:
-    a holder on this host whose pid is gone is stale; so is a holder of an earlier attempt
-    of the same torch elastic job (same ``TORCHELASTIC_RUN_ID``, lower
-    ``TORCHELASTIC_RESTART_COUNT``), on any host: torchrun stops every worker of a job
-    before it restarts them, and the new rank 0 may start on another node.
+    a holder on this host whose pid is gone is stale; so is a holder of the same torch
+    elastic job (same ``TORCHELASTIC_RUN_ID``) on any host: a job has one rank 0 at a time
+    and torchrun stops every worker before it restarts them, so that holder is an earlier
+    attempt (the new rank 0 may start on another node). The launch scripts make the id
+    unique among live jobs (the rendezvous address and port; slurm: the job id).
     :meth:`release` (or leaving the ``with`` block) removes the file.
     """
 
@@ -107,7 +108,8 @@ class WorkDirLock:
 
 
 def _attempt() -> dict:
-    """This process's torch elastic job and attempt (empty outside torchrun)."""
+    """This process's torch elastic job and attempt (empty outside torchrun). The restart
+    count is recorded for people only: each node's agent counts its own restarts."""
     run_id = os.environ.get('TORCHELASTIC_RUN_ID')
     if not run_id or run_id == 'none':  # torchrun's default id: not a job identity
         return {}
@@ -118,7 +120,7 @@ def _earlier_attempt(holder: dict) -> bool:
     """Whether ``holder`` is an earlier attempt of this process's elastic job."""
     mine = _attempt()
     return bool(mine) and holder.get('run_id') == mine['run_id'] and \
-        int(holder.get('restart', -1)) < mine['restart']
+        (holder.get('pid'), holder.get('host')) != (os.getpid(), socket.gethostname())
 
 
 def _rank(launcher: str) -> int:
