@@ -4,6 +4,7 @@ In-process MMEngine runners of the tiny configs (2 iterations per epoch) and dir
 calls; no subprocess runs.
 """
 import errno
+import glob
 import hashlib
 import itertools
 import multiprocessing
@@ -146,6 +147,12 @@ def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root,
     finally:
         full.restore()
     assert err.value.errno == errno.EFBIG
+    # one sentence naming the file and what stays (was: the OSError's traceback)
+    from amd_mm.utils.errors import is_user_error
+    assert is_user_error(err.value) and str(err.value) == (
+        f"checkpoint: could not write '{work_dir}/epoch_3.pth' (File too large); the previous "
+        f"checkpoint '{work_dir}/epoch_2.pth' stays complete and last_checkpoint names it: free "
+        'space (or fix the folder), then run again with --resume.')
     assert resolve_checkpoint(work_dir) == osp.join(work_dir, 'epoch_2.pth')
     assert load_checkpoint_file(osp.join(work_dir, 'epoch_2.pth'))['meta']['epoch'] == 2
     assert not any(f.startswith('epoch_3') for f in os.listdir(work_dir))
@@ -156,6 +163,19 @@ def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root,
     left = sorted(f for f in os.listdir(work_dir) if f.endswith(('.pth', '.tmp')))
     assert left == ['epoch_3.pth']
     assert load_checkpoint_file(resolve_checkpoint(work_dir))['meta']['iter'] == 6
+
+
+def test_checkpoints_by_iterations_must_not_cut_accumulation_windows():
+    from amd_mm.engine import DurableCheckpointHook
+
+    class Runner:
+        cfg = Config(dict(optim_wrapper=dict(accumulative_counts=32)))
+
+    with pytest.raises(ValueError, match=r'^default_hooks.checkpoint.interval=500 \(iterations\) is '
+                                         r'not a multiple of optim_wrapper.accumulative_counts=32'):
+        DurableCheckpointHook(by_epoch=False, interval=500)._check_accumulation(Runner())
+    DurableCheckpointHook(by_epoch=False, interval=500 * 32)._check_accumulation(Runner())
+    DurableCheckpointHook(interval=1)._check_accumulation(Runner())  # by epoch: not judged
 
 
 def test_durable_write_failing_midway_keeps_the_old_file(tmp_path, monkeypatch):
@@ -208,6 +228,16 @@ def test_resume_with_other_batches_per_epoch_is_refused(demo_root, tmp_path):
     torch.save(ckpt, osp.join(work_dir, 'epoch_1.pth'))
     runner = tiny_runner(work_dir, demo_root, resume='auto', **bigger)
     with pytest.raises(ValueError, match=r'\(iter 3, epoch 1\) does not fit 1 batches per epoch'):
+        runner.train()
+
+    # a checkpoint of another model (the width-96 MAE, resumed as the width-64 AMD student):
+    # one sentence, not 55 warnings and then an optimizer ValueError
+    runner = tiny_runner(work_dir, demo_root, AMD, resume='auto', **{'model.teacher.checkpoint': None})
+    with pytest.raises(ValueError, match=rf"^--resume '{re.escape(work_dir)}/epoch_1.pth' does not "
+                                         r"fit the model: 'backbone.cls_token' has shape \(1, 1, 96\) "
+                                         r'in the checkpoint but \(1, 1, 64\) in the model \(and \d+ '
+                                         r'more tensors of another shape\); resume from a checkpoint '
+                                         r"of this config's model"):
         runner.train()
 
 
@@ -319,6 +349,10 @@ def test_corrupt_checkpoint_is_one_sentence_naming_the_file(kind, teacher_ckpts,
     err = _convert_tool_error(bad, str(tmp_path / 'out.pth'))
     assert re.search(rf"^ValueError: src: '{re.escape(bad)}' {reason}", err, re.M), err
     assert 'Traceback' not in err
+    # tools/publish_checkpoint.py (was: PytorchStreamReader's traceback, no file named)
+    result = run_tool_in_process('tools/publish_checkpoint.py', bad, tmp_path / 'pub', check=False)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert re.search(rf"^ValueError: IN: '{re.escape(bad)}' {reason}", result.stderr, re.M)
 
 
 def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_path):
@@ -337,7 +371,15 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
         _load_checkpoint(path, map_location='cpu')
     err = _convert_tool_error(path, str(tmp_path / 'out.pth'))
     assert 'ValueError: src: ' in err and '--trust-checkpoints' in err
-    assert not marker.exists()
+    # tools/publish_checkpoint.py unpickled it fully (the code ran, exit 0): now one sentence
+    # naming the file and how to trust it, nothing written
+    result = run_tool_in_process('tools/publish_checkpoint.py', path, tmp_path / 'pub', check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        f"ValueError: IN: '{path}' needs os.makedirs to be unpickled, which could run arbitrary "
+        'code, so the safe (weights-only) loader refused it; if you trust the file, pass '
+        '--trust-checkpoints.')
+    assert not marker.exists() and not glob.glob(str(tmp_path / 'pub*'))
 
     with trusting_checkpoints():  # the config key trust_checkpoints=True
         build_image_amd(teacher_ckpt=path)
@@ -346,6 +388,9 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
     run_tool_in_process('tools/convert_checkpoint.py', path, tmp_path / 'out.pth',
                         '--trust-checkpoints')
     assert marker.exists() and osp.isfile(tmp_path / 'out.pth')
+    os.rmdir(marker)
+    run_tool_in_process('tools/publish_checkpoint.py', path, tmp_path / 'pub', '--trust-checkpoints')
+    assert marker.exists() and len(glob.glob(str(tmp_path / 'pub-*.pth'))) == 1
 
 
 def test_trust_checkpoints_config_key_reaches_the_loader(tmp_path):
@@ -358,6 +403,181 @@ def test_trust_checkpoints_config_key_reaches_the_loader(tmp_path):
         assert _TRUST['all'] is False
     finally:
         trust_checkpoints(False)
+
+
+# -- 11. load_from / init_cfg Pretrained / --resume: strict where it matters ----------------------
+FINETUNE = 'configs/tiny/finetune_image_tiny.py'
+
+
+def _finetune_model(checkpoint, **head):
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(osp.join(ROOT, FINETUNE))
+    cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    cfg.model.head.update(head)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg.model)
+
+
+class _Runner:
+    """What CheckedLoadHook reads of a runner: the model and the config."""
+
+    def __init__(self, model, **cfg):
+        self.model, self.cfg = model, Config(cfg)
+
+
+def _student(tmp_path, name='student', **arch):
+    from amd_mm.registry import MMPRETRAIN_MODELS
+    from conftest import TINY_STUDENT
+    vit = MMPRETRAIN_MODELS.build(dict(type='MaskedViT', arch=dict(TINY_STUDENT, **arch),
+                                       img_size=32, patch_size=4))
+    return save_backbone(vit, tmp_path / f'{name}.pth')
+
+
+def _load_from(model, path, **cfg):
+    """MMEngine's load_from / resume path with the hook: Runner.load_checkpoint's steps."""
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+    from amd_mm.engine import CheckedLoadHook
+    checkpoint = _load_checkpoint(path, map_location='cpu')
+    hook = CheckedLoadHook()
+    hook.after_load_checkpoint(_Runner(model, load_from=path, **cfg), checkpoint)
+    _load_checkpoint_to_model(model, checkpoint)
+    return hook._audits[-1]
+
+
+@pytest.mark.slow
+def test_load_from_or_pretrained_of_another_width_is_one_sentence(demo_root, teacher_ckpts,
+                                                                 tmp_path):
+    """The fault: 55 size-mismatch warnings, random weights trained, exit 0."""
+    wider = teacher_ckpts['image']  # a width-96 ViT; the tiny student and fine-tuning are 64
+    data = f'train_dataloader.dataset.data_root={demo_root}/images/'
+    result = run_tool_in_process('tools/train.py', AMD, '--work-dir', tmp_path / 'a', '--cfg-options',
+                                 data, f'model.teacher.checkpoint={wider}', f'load_from={wider}',
+                                 check=False)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"ValueError: load_from '{wider}' does not fit the model: 'backbone.cls_token' has shape "
+        '(1, 1, 96) in the checkpoint but (1, 1, 64) in the model (and 53 more tensors of another '
+        'shape); give a checkpoint of this model (width, depth, patch and tubelet size), or set '
+        'allow_partial_load=True in the config to load only what fits on purpose.')
+    result = run_tool_in_process('tools/train.py', FINETUNE, '--work-dir', tmp_path / 'b',
+                                 '--cfg-options', data,
+                                 f'val_dataloader.dataset.data_root={demo_root}/images/',
+                                 f'model.backbone.init_cfg.checkpoint={wider}', check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0].startswith(
+        f"ValueError: model.backbone.init_cfg (Pretrained '{wider}', prefix 'backbone.') does not "
+        "fit the model: 'cls_token' has shape (1, 1, 96) in the checkpoint but (1, 1, 64) in the "
+        'model (and 51 more tensors of another shape)')
+    assert not glob.glob(str(tmp_path / '*' / '*.pth'))  # nothing trained
+
+
+def test_expected_partial_loads_are_listed_and_the_rest_refused(tmp_path):
+    from amd_mm.engine import CheckedLoadHook
+    student = _student(tmp_path)
+    # Pretrained into mmpretrain's fine-tuning ViT: the mean-pooling norm ln2 is new, the
+    # student's final norm ln1 has no place (final_norm=False): allowed, listed
+    model = _finetune_model(student)
+    hook = CheckedLoadHook()
+    hook.before_run(_Runner(model))
+    model.init_weights()
+    assert hook._audits[0].report == (
+        f"model.backbone.init_cfg (Pretrained '{student}', prefix 'backbone.'): loaded 52 of the "
+        "model's 54 tensors; new, kept as initialised: ln2.* (2); in the checkpoint but not in "
+        'the model: ln1.* (2)')
+    # a shallower encoder (2 of 4 blocks): the missing blocks are an error
+    shallow = _student(tmp_path, 'shallow', num_layers=2)
+    model = _finetune_model(shallow)
+    CheckedLoadHook().before_run(_Runner(model))
+    with pytest.raises(ValueError, match=r"Pretrained .*shallow.pth.* does not fit the model: the "
+                                         r'checkpoint lacks 24 tensors of the encoder \(layers.\* '
+                                         r'\(24\)\); .*allow_partial_load=True'):
+        model.init_weights()
+    # ... unless the config opts out: then a warning lists what was left out
+    model = _finetune_model(shallow)
+    hook = CheckedLoadHook()
+    hook.before_run(_Runner(model, allow_partial_load=True))
+    model.init_weights()
+    assert 'allow_partial_load=True: the checkpoint lacks 24 tensors' in hook._audits[0].report
+
+    # load_from a classifier of another number of classes: a new head, listed
+    ten = _finetune_model(None)
+    torch.save({'state_dict': ten.state_dict()}, tmp_path / 'ten.pth')
+    five = _finetune_model(None, num_classes=5)
+    audit = _load_from(five, str(tmp_path / 'ten.pth'))
+    assert audit.report.endswith('a new classification head of another size, kept as '
+                                 'initialised: head.* (2)')
+    with pytest.raises(ValueError, match=r"--resume '.*ten.pth' does not fit the model: "
+                                         r"'head.fc.weight' has shape \(10, 64\) in the checkpoint "
+                                         r'but \(5, 64\) in the model \(and 1 more tensors of '
+                                         r'another shape\); resume from a checkpoint'):
+        _load_from(five, str(tmp_path / 'ten.pth'), resume=True)
+    # a backbone file without its 'backbone.' prefix: nothing fits
+    raw = {k[len('backbone.'):]: v for k, v in torch.load(student)['state_dict'].items()}
+    torch.save({'state_dict': raw}, tmp_path / 'plain.pth')
+    with pytest.raises(ValueError, match=r"only 0 of the model's 56 tensors are in the checkpoint "
+                                         r'with the same name and shape'):
+        _load_from(_finetune_model(None), str(tmp_path / 'plain.pth'))
+    # a pre-training model from a published student (--backbone-only): the decoder is left out
+    amd = build_image_amd(teacher=False)
+    audit = _load_from(amd, student)
+    assert 'new, kept as initialised: mask_generator.step, decoder.* (' in audit.report
+    assert 'in the checkpoint but not in the model: backbone.ln1.* (2)' not in audit.report
+
+
+@pytest.mark.slow
+def test_finetune_resume_with_another_batch_size_is_refused(demo_root, tmp_path):
+    """The fault: the fine-tuning configs used MMEngine's plain loop, which resumed iter_2.pth
+    with another batch size as 'epoch 0, iter 2' and trained the whole epoch again."""
+    from mmengine.runner import Runner
+    student = _student(tmp_path)
+
+    def runner(batch_size, resume=None):
+        cfg = Config.fromfile(osp.join(ROOT, FINETUNE))
+        cfg.merge_from_dict({'train_dataloader.dataset.data_root': f'{demo_root}/images/',
+                             'val_dataloader.dataset.data_root': f'{demo_root}/images/',
+                             'model.backbone.init_cfg.checkpoint': student,
+                             'train_dataloader.batch_size': batch_size, 'train_cfg.max_epochs': 1,
+                             'default_hooks.checkpoint.by_epoch': False,
+                             'default_hooks.checkpoint.interval': 2,
+                             'default_hooks.checkpoint.max_keep_ckpts': 2, 'log_level': 'WARNING'})
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None  # as --no-validate
+        cfg.work_dir = str(tmp_path / 'run')
+        cfg.experiment_name = f'test_checkpoints_{os.getpid()}_{next(_RUNS)}'
+        settle_resume(cfg, resume)
+        return Runner.from_cfg(cfg)
+
+    runner(32).train()  # 96 images: 3 iterations, a checkpoint at iteration 2
+    assert load_checkpoint_file(osp.join(tmp_path, 'run', 'iter_2.pth'))['meta']['epoch'] == 0
+    with pytest.raises(ValueError, match=r'resume: the checkpoint \(iter 2, epoch 0\) was trained '
+                                         r'with 3 batches per epoch \(batch size 32 x 1 process\) '
+                                         r'but this run has 2 batches per epoch \(batch size 48'):
+        runner(48, resume=str(tmp_path / 'run' / 'iter_2.pth')).train()
+
+
+def test_an_earlier_attempt_of_the_same_elastic_job_holds_a_stale_lock(tmp_path, monkeypatch):
+    """torchrun restarts every worker of a job together: rank 0 of the next attempt, maybe on
+    another node, takes over the lock of the last one (no flock: the recorded job decides)."""
+    import fcntl
+    import json
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOLCK, 'No locks available')
+
+    monkeypatch.setattr(fcntl, 'flock', no_flock)
+    lock_file = tmp_path / '.train.lock'
+    holder = dict(pid=os.getppid(), host='node-a', started='x', run_id='job7', restart=0)
+    lock_file.write_text(json.dumps(holder))
+    with pytest.raises(ValueError, match=r'in use by another training run \(pid \d+ on host node-a'):
+        WorkDirLock(str(tmp_path)).acquire()  # outside torchrun: busy (another host)
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job8')
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '1')  # another job: busy
+    with pytest.raises(ValueError, match='in use by another training run'):
+        WorkDirLock(str(tmp_path)).acquire()
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job7')  # a later attempt of its job: taken over
+    lock = WorkDirLock(str(tmp_path)).acquire()
+    assert lock.previous == holder
+    assert json.loads(lock_file.read_text())['restart'] == 1
+    lock.release()
 
 
 # -- 7. one run per work_dir -------------------------------------------------------------------

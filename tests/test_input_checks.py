@@ -1,8 +1,10 @@
 """Bad input ends in one sentence naming the file and line, or the config key: list files,
 raw-frame folders, misspelled keys, --cfg-options, teacher.dtype, --amp without a GPU.
 Internal errors keep their traceback."""
+import glob
 import os
 import os.path as osp
+import re
 import shutil
 import sys
 
@@ -478,3 +480,83 @@ def test_guard_under_real_amp_on_gpu():
     wrapper = amp_wrapper(good, 'stop')
     good.train_step(nan_batch('cuda'), wrapper)
     assert wrapper.optimizer.state and wrapper.num_skipped == 0
+
+
+# -- fine-tuning sets: labels and images ------------------------------------------------------
+IMAGE_LIST = 'digit_0/00012.jpg 0\ndigit_1/00009.jpg 12\n'  # files of the generated set
+
+
+class _Classifier(torch.nn.Module):
+    def __init__(self, key, num_classes):
+        super().__init__()
+        setattr(self, key, torch.nn.Module())
+        getattr(self, key).num_classes = num_classes
+
+
+def test_label_outside_the_classes_names_file_line_and_label(demo_root, tmp_path):
+    """The fault: torch's 'Class values must be smaller than num_classes' mid-epoch, naming no
+    file, line or label (mixup's one-hot of a fine-tuning batch)."""
+    from mmengine.registry import DATASETS, DefaultScope
+    from amd_mm.datasets.list_files import check_labels
+    videos = write(tmp_path, 'train/0000.mp4 0\ntrain/0001.mp4 3\ntrain/0002.mp4 4\n')
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        dataset = DATASETS.build(dict(type='VideoDataset', ann_file=videos, pipeline=[],
+                                      data_prefix=dict(video=osp.join(demo_root, 'videos'))))
+    with pytest.raises(ListFileError, match=rf"^train_dataloader.dataset.ann_file '{videos}', line 3: "
+                                            r"label 4 of '.*train/0002.mp4' is outside \[0, "
+                                            r'model.cls_head.num_classes=4\); fix the label'):
+        check_labels(dataset, _Classifier('cls_head', 4))
+    check_labels(dataset, _Classifier('cls_head', 5))
+    images = write(tmp_path, IMAGE_LIST, 'images.txt')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        dataset = DATASETS.build(dict(type='CustomDataset', ann_file=images, pipeline=[],
+                                      data_root=osp.join(demo_root, 'images'), data_prefix='train'))
+    with pytest.raises(ListFileError, match=r"ann_file '.*images.txt', line 2: label 12 of "
+                                            r"'.*digit_1/00009.jpg' is outside \[0, "
+                                            r'model.head.num_classes=10\)'):
+        check_labels(dataset, _Classifier('head', 10))
+
+
+def test_finetune_tool_refuses_a_label_outside_the_classes(demo_root, tmp_path, capsys):
+    images = write(tmp_path, IMAGE_LIST, 'images.txt')
+    code, err = train_cli(['configs/tiny/finetune_image_tiny.py', '--work-dir', str(tmp_path / 'w'),
+                           '--cfg-options', f'train_dataloader.dataset.data_root={demo_root}/images',
+                           f'train_dataloader.dataset.ann_file={images}',
+                           f'val_dataloader.dataset.data_root={demo_root}/images',
+                           'model.backbone.init_cfg=None'], capsys)
+    assert code == 2
+    assert err[-2].startswith(f"ListFileError: train_dataloader.dataset.ann_file '{images}', "
+                              'line 2: label 12 of ')
+
+
+def test_finetune_configs_refuse_truncated_images(demo_root, tmp_path):
+    """The fault: plain LoadImageFromFile in the fine-tuning configs (an AssertionError, or a
+    grey-filled image) on a truncated JPEG; now one sentence naming it."""
+    from mmcv.transforms import Compose
+    from mmengine.registry import DefaultScope
+    from amd_mm.datasets import BadImageError
+    src = sorted(glob.glob(osp.join(demo_root, 'images', 'train', '*', '*.jpg')))[0]
+    data = open(src, 'rb').read()
+    bad = tmp_path / 'cut.jpg'
+    bad.write_bytes(data[:len(data) // 2])
+    for path in ('configs/tiny/finetune_image_tiny.py',
+                 'configs/finetune/in1k/vit-s-p16_amd-pre_8xb128-coslr-100e_in1k.py'):
+        cfg = Config.fromfile(osp.join(ROOT, path))
+        for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                load = Compose(pipeline[:1])
+            with pytest.raises(BadImageError, match=rf'^{re.escape(str(bad))}: cannot be decoded'):
+                load(dict(img_path=str(bad)))
+
+
+def test_zero_batch_size_and_a_work_dir_that_is_a_file(tmp_path, capsys):
+    code, err = train_cli(['configs/tiny/finetune_image_tiny.py', '--work-dir', str(tmp_path / 'w'),
+                           '--cfg-options', 'train_dataloader.batch_size=0'], capsys)
+    assert code == 2 and err[-2] == ('ValueError: train_dataloader.batch_size=0 must be a whole '
+                                     'number >= 1 (the samples each process takes per step).')
+    (tmp_path / 'file').write_text('')
+    code, err = train_cli(['configs/tiny/finetune_image_tiny.py', '--work-dir',
+                           str(tmp_path / 'file')], capsys)
+    assert code == 2 and err[-2] == (f"ValueError: --work-dir '{tmp_path / 'file'}' is a file, not "
+                                     'a folder; give a folder for the logs and checkpoints (it is '
+                                     'created if missing).')

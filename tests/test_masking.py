@@ -81,10 +81,22 @@ def test_masks_differ_across_ranks(monkeypatch):
     (dict(student_ratio=1.0, teacher_ratio=0.5), r'student_ratio=1.0 must lie in \[0, 1\)'),
     (dict(student_ratio=0.75, teacher_ratio=-0.1), 'teacher_ratio=-0.1'),
     (dict(mode='grid'), "mode='grid'"),
+    # nothing masked: was a NaN loss at the first step (every loss is over hidden tokens)
+    (dict(student_ratio=0.0, teacher_ratio=0.0),
+     r'^mask_generator.student_ratio=0.0 hides no token from the student \(teacher_ratio=0.0\), '
+     'so there is nothing to reconstruct or predict'),
 ])
 def test_bad_ratios_name_the_key(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AsymmetricMaskGenerator(**kwargs)
+
+
+def test_a_ratio_that_hides_no_token_of_the_grid_is_a_config_error():
+    gen = AsymmetricMaskGenerator(student_ratio=0.01, teacher_ratio=0.0)
+    with pytest.raises(ValueError, match=r'^mask_generator.student_ratio=0.01 hides no token of the '
+                                         r'64 of a 1x8x8 grid, so there is nothing to reconstruct'):
+        gen(2, (1, 8, 8))
+    assert gen(2, (1, 10, 10)).num_student == 99  # int(0.01 * 100) = 1 hidden
 
 
 def test_block_masks_are_exact_nested_and_clustered():

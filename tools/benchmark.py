@@ -4,7 +4,9 @@
     python tools/benchmark.py CONFIG [--iters N] [--warmup K] [--threads T] [--device cpu|cuda]
                               [--amp bf16|fp16] [--teacher-checkpoint PATH] [--no-flops]
                               [--matmul-peak [--peak-dtype fp32|bf16|fp16]]
-                              [--dataloader [--batches N] [--num-workers W]]
+                              [--dataloader [--pipeline train|test] [--videos N] [--rounds R]
+                                            [--workers W [W ...]] [--batches N] [--frames]
+                                            [--data-dir DIR] [--video-size W H] [--video-frames T]]
                               [--official [DIR] [--official-dtype fp16|bf16|fp32]]
                               [--cfg-options key=value ...]
 
@@ -31,9 +33,26 @@ GFLOP/s in ``--peak-dtype`` (same threads) and the fraction of it the step reach
 also times the official MCG-NJU/AMD step at the same settings (video configs; DIR or
 ``$AMD_OFFICIAL_ROOT`` is an export of its repository, imported at run time) under its own
 autocast (fp16, ``--official-dtype``), with its max allocated memory on GPUs and the
-speed-up of amd_mm's step over it. ``--dataloader`` also
-times the real ``train_dataloader`` (samples/s, clips/s and the same per worker),
-separately from the steps.
+speed-up of amd_mm's step over it.
+
+``--dataloader`` times the config's data pipeline (``--pipeline train``: the training
+pipeline of a pre-training or fine-tuning config; ``test``: its multi-view test
+pipeline) on generated Kinetics-like videos (``--videos`` mp4s of ``--video-frames`` 300
+frames at ``--video-size`` 340 x 256, written once into ``--data-dir``, default a
+temporary folder; ``--frames``: read as JPEG frames instead): seconds per video and
+clips/s in this process with one thread (median and spread of ``--rounds`` rounds over
+all videos, wall and CPU time), the per-step profile (milliseconds per video of every
+transform, ``RepeatAugment``'s own steps included), and videos/s and clips/s through a
+DataLoader with each of ``--workers`` worker counts (default 1, 2 and the CPU count;
+``--batches`` videos timed after each worker's first). With ``--official`` the same
+videos also go through the official dataset class (``amd_mm.analysis.official_data``;
+SSv2 classes read JPEG frames, so both sides do then), the two implementations
+alternating round by round, every video seeded alike on both sides, and the per-round
+ratios official / amd_mm are summarised (``speedup``: median, quartiles, min, max); the
+official class also goes through DataLoaders with the same worker counts. Where pandas is
+not installed, a minimal ``read_csv`` stands in for it while the official classes read
+their list files (``official.pandas`` in the output says which).
+Without ``--official`` that part is skipped. ``--iters 0`` skips the training steps.
 
 The reusable pieces (input geometry, synthetic batches, counters) live in
 ``amd_mm.analysis``; this file is the command line around them.
@@ -44,7 +63,6 @@ import json
 import os.path as osp
 import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -85,11 +103,26 @@ def parse_args(argv=None):
                         'smaller only for smoke runs: it under-reads the peak)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--dataloader', action='store_true',
-                        help='also time the real train_dataloader')
+                        help='also time the data pipeline on generated videos')
+    parser.add_argument('--pipeline', choices=['train', 'test'], default='train',
+                        help='--dataloader: the training or the (multi-view) test pipeline')
+    parser.add_argument('--videos', type=int, default=8,
+                        help='--dataloader: benchmark videos (each round decodes all of them)')
+    parser.add_argument('--rounds', type=int, default=8, help='--dataloader: timed rounds')
+    parser.add_argument('--workers', type=int, nargs='+', default=None,
+                        help='--dataloader: DataLoader worker counts (default 1, 2, CPU count)')
     parser.add_argument('--batches', type=int, default=10,
-                        help='dataloader batches to time (after one untimed batch)')
-    parser.add_argument('--num-workers', type=int, default=None,
-                        help='override train_dataloader.num_workers for --dataloader')
+                        help='--dataloader: videos timed per worker count (after each '
+                        "worker's first)")
+    parser.add_argument('--frames', action='store_true',
+                        help='--dataloader: read the videos as JPEG frames (RawframeDataset)')
+    parser.add_argument('--data-dir', default=None,
+                        help='--dataloader: where the benchmark videos are written and reused '
+                        '(default: a temporary folder)')
+    parser.add_argument('--video-size', type=int, nargs=2, default=(340, 256),
+                        metavar=('W', 'H'), help='--dataloader: benchmark video size')
+    parser.add_argument('--video-frames', type=int, default=300,
+                        help='--dataloader: frames per benchmark video')
     parser.add_argument('--official', nargs='?', const='', default=None, metavar='DIR',
                         help='also time the official AMD step (DIR or $AMD_OFFICIAL_ROOT)')
     parser.add_argument('--official-dtype', choices=['fp16', 'bf16', 'fp32'], default='fp16',
@@ -135,38 +168,74 @@ def run_steps(model, optim_wrapper, data, device, iters, warmup, count_flops):
     return times, flops, saved, {k: float(v) for k, v in log_vars.items()}
 
 
-def measure_dataloader(cfg, args, views):
+def measure_dataloader(cfg, args) -> dict:
+    import os
+    import shutil
+    import tempfile
+
+    import cv2
     from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))  # also with --iters 0
-    loader_cfg = cfg.train_dataloader.copy()
-    if args.num_workers is not None:
-        loader_cfg.num_workers = args.num_workers
-    workers = int(loader_cfg.get('num_workers', 0))
-    # workers kept across epochs, so a short data set does not time worker start-ups
-    loader_cfg.persistent_workers = workers > 0
-    loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
-    it = iter(loader)
-    next(it)  # worker start-up, file lists, first decode: not timed
-    samples, batches = 0, 0
-    start = time.perf_counter()
-    for _ in range(args.batches):
-        try:
-            batch = next(it)
-        except StopIteration:
-            it = iter(loader)
-            batch = next(it)
-        inputs = batch['inputs']
-        samples += len(inputs) if isinstance(inputs, (list, tuple)) and not isinstance(
-            inputs[0], (list, tuple)) else len(batch['data_samples'])
-        batches += 1
-    elapsed = time.perf_counter() - start
-    per_s = samples / elapsed
-    return dict(num_workers=workers, batches=batches, samples=samples, seconds=round(elapsed, 4),
-                samples_per_s=round(per_s, 3), clips_per_s=round(per_s * views, 3),
-                samples_per_s_per_worker=round(per_s / max(1, workers), 3),
-                clips_per_s_per_worker=round(per_s * views / max(1, workers), 3),
-                note='per worker: divided by max(1, num_workers); 0 workers: the main process')
+
+    from amd_mm.analysis import data_pipeline as dp
+    from amd_mm.tools_lib.demo_data import make_benchmark_videos
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    split = args.pipeline
+    setting = root = official = None
+    if args.official is not None:
+        from amd_mm.analysis.official_amd import official_root
+        from amd_mm.analysis.official_data import OfficialSetting
+        root = official_root(args.official or None)
+        if root is None:
+            raise FileNotFoundError('--official: no export of MCG-NJU/AMD given and '
+                                    '$AMD_OFFICIAL_ROOT is not set')
+        setting = OfficialSetting.from_config(cfg, split)
+    frames = args.frames or bool(setting and setting.frames)
+    tmp = None if args.data_dir else tempfile.mkdtemp(prefix='amd_mm_bench_')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one worker = one thread, as DataLoader workers run
+    cv2.setNumThreads(0)      # as MMEngine sets it for training
+    try:
+        width, height = args.video_size
+        data = make_benchmark_videos(args.data_dir or tmp, args.videos, args.video_frames,
+                                     height, width, frames=frames, seed=args.seed)
+        dataset = dp.build_dataset(cfg, split, data, frames)
+        views = dp.clips_of(dataset.prepare_data(0))  # also the untimed first call
+        impls = dict(amd_mm=dataset.prepare_data)
+        if setting is not None:
+            from amd_mm.analysis.official_data import OfficialPipeline, import_official_data
+            official = OfficialPipeline(import_official_data(root), setting, data)
+            official.video(0)
+            impls['official'] = official.video
+        rounds = dp.alternating_rounds(impls, args.videos, args.rounds, args.seed)
+        result = dict(pipeline=split, reads='jpeg frames' if frames else 'mp4 videos',
+                      videos=args.videos, video_frames=args.video_frames,
+                      video_size=[width, height], rounds=args.rounds, threads=1,
+                      clips_per_video=views)
+        result['amd_mm'] = dp.per_video(rounds['amd_mm']['wall'], views)
+        result['amd_mm']['cpu_seconds_per_video'] = dp.spread(rounds['amd_mm']['cpu'], 5)
+        result['profile'] = dp.profile(dataset, args.videos, args.seed)
+        workers = args.workers or sorted({1, 2, os.cpu_count() or 1})
+        result['workers'] = [dp.loader_throughput(dataset, w, args.batches, views)
+                             for w in workers]
+        if official is not None:
+            result['official'] = dict(
+                root=root, dataset=setting.dataset, kind=setting.kind,
+                clips_per_video=setting.views,
+                pandas='minimal read_csv stand-in' if official.pandas_stand_in else 'pandas',
+                **dp.per_video(rounds['official']['wall'], setting.views))
+            result['official']['cpu_seconds_per_video'] = dp.spread(rounds['official']['cpu'], 5)
+            videos = dp.Videos(official.video, official.num_videos)
+            result['official']['workers'] = [
+                dp.loader_throughput(videos, w, args.batches, setting.views) for w in workers]
+            result['speedup'] = dict(
+                note='per round: official seconds per video / amd_mm seconds per video; the '
+                     'same videos and seeds, alternating order',
+                **dp.ratios(rounds['official'], rounds['amd_mm']))
+        return result
+    finally:
+        torch.set_num_threads(threads)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def measure_official(cfg, args, device) -> dict:
@@ -257,13 +326,13 @@ def measure(args) -> dict:
         result['matmul_peak_dtype'] = args.peak_dtype
         if 'gflops_per_s' in result:
             result['fraction_of_matmul_peak'] = round(result['gflops_per_s'] / peak, 4)
-    if args.official is not None:
+    if args.official is not None and args.iters > 0:
         result['official'] = measure_official(cfg, args, device)
         if 'samples_per_s' in result:
             result['speedup_over_official'] = round(
                 result['samples_per_s'] / result['official']['samples_per_s'], 4)
     if args.dataloader:
-        result['dataloader'] = measure_dataloader(cfg, args, views)
+        result['dataloader'] = measure_dataloader(cfg, args)
     if notes:
         result['notes'] = notes
     return result

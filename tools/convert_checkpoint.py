@@ -117,7 +117,8 @@ def main(argv=None):
                         help='fully unpickle SRC if weights-only loading refuses it (pickle can '
                         'run code: only for files you trust)')
     args = parser.parse_args(argv)
-    raw = load_checkpoint_file(args.src, key='src', trusted=args.trust_checkpoints)
+    raw = load_checkpoint_file(args.src, key='src', trusted=args.trust_checkpoints,
+                               trust_hint='pass --trust-checkpoints')
     try:
         state = extract_state_dict(raw, args.src, key='src')
         layout = detect_layout(state)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Prepare a trained checkpoint for people who have only mmpretrain / mmaction2.
 
-    python tools/publish_checkpoint.py IN OUT [--backbone-only]
+    python tools/publish_checkpoint.py IN OUT [--backbone-only] [--trust-checkpoints]
 
 IN is a training checkpoint (or a work_dir: its last checkpoint). The optimizer, the
 message hub and every other non-tensor state are dropped, ``meta`` is reduced to plain
@@ -11,7 +11,9 @@ a process without amd_mm reads it, e.g. through
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 ``--backbone-only`` keeps just the student (``backbone.`` keys).
 
-IN is unpickled with ``weights_only=False``: publish only checkpoints you trust.
+IN is loaded weights-only (tensors, containers and the few MMEngine / numpy types its
+checkpoints hold); a file that needs more (pickle can run code) is refused unless
+``--trust-checkpoints`` is given. Errors are one sentence naming the file.
 """
 import argparse
 import os.path as osp
@@ -30,8 +32,11 @@ def main(argv=None):
     parser.add_argument('out', metavar='OUT', help="output name; '-<sha256[:8]>.pth' is appended")
     parser.add_argument('--backbone-only', action='store_true',
                         help="keep only the student encoder ('backbone.' keys)")
+    parser.add_argument('--trust-checkpoints', action='store_true',
+                        help='fully unpickle IN if weights-only loading refuses it (pickle can '
+                        'run code: only for files you trust)')
     args = parser.parse_args(argv)
-    final = publish(args.src, args.out, args.backbone_only)
+    final = publish(args.src, args.out, args.backbone_only, trusted=args.trust_checkpoints)
     print(describe(final))
     return final
 

@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
 from mmengine.runner import Runner  # noqa: E402
 
-from amd_mm.tools_lib.cli import load_config, run_main  # noqa: E402
+from amd_mm.tools_lib.cli import load_config, run_main, with_checked_loads  # noqa: E402
 from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
 
 
@@ -41,6 +41,7 @@ def main(argv=None):
         raise SystemExit(f'checkpoint file {args.checkpoint!r} does not exist')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    with_checked_loads(cfg)  # a checkpoint of another model is an error, not random weights
     if cfg.get('test_dataloader') is None:
         if cfg.get('val_dataloader') is None:
             raise SystemExit(f'{args.config} has neither test_dataloader nor val_dataloader: '

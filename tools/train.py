@@ -16,9 +16,9 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from amd_mm.engine.optim_wrapper import enable_amp  # noqa: E402
-from amd_mm.tools_lib.cli import load_config, run_main  # noqa: E402
+from amd_mm.tools_lib.cli import load_config, run_main, with_checked_loads  # noqa: E402
 from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
-from amd_mm.tools_lib.workdir import settle_resume, work_dir_lock  # noqa: E402
+from amd_mm.tools_lib.workdir import settle_resume, use_resumable_loop, work_dir_lock  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -55,6 +55,8 @@ def build_config(args) -> Config:
             raise SystemExit('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     settle_resume(cfg, args.resume)
+    use_resumable_loop(cfg)  # exact resume, same losses; refuses another batch size
+    with_checked_loads(cfg)  # load_from / --resume / init_cfg Pretrained: strict where it matters
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     return cfg

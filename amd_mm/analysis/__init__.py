@@ -13,6 +13,11 @@ Steps:
   that fits.
 * :mod:`.official_amd` -- the same step of the official MCG-NJU/AMD code, imported at
   run time from an export of its repository.
+* :mod:`.data_pipeline` -- what a config's data pipeline costs: seconds per video, the
+  per-step profile, DataLoader throughput per worker count, alternating rounds against
+  another implementation.
+* :mod:`.official_data` -- the official loaders (its ``dataset`` package, imported at run
+  time) at a config's settings, for those rounds.
 * :mod:`.gpu_report` -- merges the outputs of ``tools/gpu_check.sh`` into one record.
 
 What a pre-trained encoder learned (the study):

@@ -18,7 +18,7 @@ The samplers draw with numpy exactly as the official datasets do, so the same se
 gives the official frame indices.
 """
 import random
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmaction.registry import TRANSFORMS
@@ -28,16 +28,52 @@ from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
 _PIL_INTERPOLATION = ('nearest', 'bilinear', 'bicubic', 'lanczos', 'hamming', 'box')
 
 
+def _as_clip(frames) -> np.ndarray:
+    """The frames as one ``(T, H, W, C)`` array: the decoded batch they are views of
+    (decord's ``DecordDecode`` splits one array into frames; it is only read here), else
+    a stacked copy."""
+    base = frames[0].base
+    if (isinstance(base, np.ndarray) and base.ndim == 4 and len(base) == len(frames)
+            and base.flags.c_contiguous
+            and all(f.base is base and f.ctypes.data == base[i].ctypes.data
+                    for i, f in enumerate(frames))):
+        return base
+    return np.stack(frames)
+
+
+class _Recorded:
+    """Stands in for a timm ``AugmentOp.aug_fn``: instead of transforming an image, adds
+    the call (timm's operation function, its level arguments and keywords) to the plan
+    that timm's ``RandAugment`` passes along."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, plan, *args, **kwargs):
+        return plan + [(self.fn, args, kwargs)]
+
+
 @TRANSFORMS.register_module()
 class ClipRandAugment(BaseTransform):
     """timm RandAugment applied with the same random parameters to every frame.
 
-    The transform is timm's own (``timm.data.auto_augment.rand_augment_transform``):
+    The augmentation is timm's own (``timm.data.auto_augment.rand_augment_transform``):
     the ops are chosen with ``numpy.random`` and each op's application, magnitude
-    noise and sign are drawn from Python's ``random``. Both generators are
-    snapshotted before the first frame and restored before every other frame, so all
-    frames of a clip see identical draws; afterwards the generators stand where one
-    application left them (the next clip, or the next repeated view, draws anew).
+    noise and sign are drawn from Python's ``random``, by timm's ``RandAugment`` and
+    ``AugmentOp`` code, once per clip (the next clip, or the next repeated view, draws
+    anew).
+
+    Two backends apply the drawn ops:
+
+    * ``'clip'`` (default): timm's objects draw (their image functions replaced by a
+      recorder, :meth:`draw`), then each op runs once on the whole ``(T, H, W, 3)`` clip
+      (:mod:`amd_mm.datasets.clip_ops`) with Pillow's own arithmetic, so the output is
+      timm's byte for byte. Ops without a whole-clip version (rotation, which Pillow
+      does faster; warps with filters other than bilinear and bicubic) run frame by
+      frame through timm, their own draws repeated per frame.
+    * ``'pillow'``: timm's transform on every frame through Pillow, Python's and numpy's
+      generators snapshotted before the first frame and restored before every other
+      frame (the reference; several times slower).
 
     Args:
         config_str (str): timm's RandAugment string; the official fine-tuning recipe
@@ -47,40 +83,84 @@ class ClipRandAugment(BaseTransform):
         hparams (dict, optional): further timm hparams, e.g. ``translate_const``
             (the official code passes ``int(0.45 x crop size)``) or ``img_mean`` (the
             fill of geometric ops; timm's default grey 128).
+        backend (str): ``'clip'`` or ``'pillow'``, see above.
 
     Frames (``results['imgs']``, H x W x 3 uint8, RGB) are replaced by new arrays,
     the input frames are left untouched.
     """
 
     def __init__(self, config_str: str = 'rand-m7-n4-mstd0.5-inc1',
-                 interpolation: str = 'bicubic', hparams: Optional[dict] = None):
+                 interpolation: str = 'bicubic', hparams: Optional[dict] = None,
+                 backend: str = 'clip'):
+        import copy
+
         from PIL import Image
         from timm.data.auto_augment import rand_augment_transform
         if interpolation not in _PIL_INTERPOLATION:
             raise ValueError(f'ClipRandAugment.interpolation={interpolation!r} must be one of '
                              f'{_PIL_INTERPOLATION}')
+        if backend not in ('clip', 'pillow'):
+            raise ValueError(f"ClipRandAugment.backend={backend!r} must be 'clip' or 'pillow'")
         self.config_str = config_str
         self.interpolation = interpolation
         self.hparams = dict(hparams or {})
+        self.backend = backend
         timm_hparams = dict(self.hparams)  # timm adds magnitude_std to the dict it gets
         timm_hparams['interpolation'] = getattr(Image.Resampling, interpolation.upper())
         self.augment = rand_augment_transform(config_str, timm_hparams)
+        # the same timm objects, their image functions replaced by recorders
+        self._recorder = copy.copy(self.augment)
+        self._recorder.ops = []
+        for op in self.augment.ops:
+            recorded = copy.copy(op)
+            recorded.aug_fn = _Recorded(op.aug_fn)
+            self._recorder.ops.append(recorded)
+
+    def draw(self) -> List[tuple]:
+        """One clip's ops as timm draws them: ``[(timm op function, args, kwargs), ...]``
+        in the order they apply (ops that the draw skipped are absent)."""
+        return self._recorder([])
 
     def transform(self, results: Dict) -> Dict:
+        frames = results['imgs']
+        shapes = {(f.shape, f.dtype) for f in frames}
+        whole_clip = (self.backend == 'clip' and len(shapes) == 1
+                      and frames[0].ndim == 3 and frames[0].shape[2] == 3
+                      and frames[0].dtype == np.uint8)
+        if not whole_clip:
+            results['imgs'] = self._frame_by_frame(self.augment, frames)
+            return results
+        from . import clip_ops
+        clip = decoded = _as_clip(frames)
+        for fn, args, kwargs in self.draw():
+            op = clip_ops.clip_op(fn, kwargs)
+            if op is not None:
+                clip = op(clip, *args, **kwargs)
+            else:
+                clip = np.stack(self._frame_by_frame(lambda img: fn(img, *args, **kwargs), clip))
+        if clip is decoded:  # nothing applied: still new arrays (the input may be shared)
+            clip = clip.copy()
+        results['imgs'] = list(clip)
+        return results
+
+    @staticmethod
+    def _frame_by_frame(augment, frames) -> list:
+        """``augment`` on every frame through Pillow, with the draws of the first frame
+        repeated on every other frame."""
         from PIL import Image
         py_state, np_state = random.getstate(), np.random.get_state()
-        frames = []
-        for i, frame in enumerate(results['imgs']):
+        out = []
+        for i, frame in enumerate(frames):
             if i:
                 random.setstate(py_state)
                 np.random.set_state(np_state)
-            frames.append(np.array(self.augment(Image.fromarray(frame))))
-        results['imgs'] = frames
-        return results
+            out.append(np.array(augment(Image.fromarray(frame))))  # writable
+        return out
 
     def __repr__(self):
         return (f'{type(self).__name__}(config_str={self.config_str!r}, '
-                f'interpolation={self.interpolation!r}, hparams={self.hparams})')
+                f'interpolation={self.interpolation!r}, hparams={self.hparams}, '
+                f'backend={self.backend!r})')
 
 
 @TRANSFORMS.register_module()
@@ -147,20 +227,27 @@ class PixelRandomErasing(BaseTransform):
                         int(np.random.randint(0, width - w + 1)), h, w)
         return None
 
-    def _erase(self, frame: np.ndarray, box: tuple) -> np.ndarray:
-        top, left, h, w = box
-        out = frame.astype(np.float32)  # a copy: the input frame stays as it was
-        noise = np.random.standard_normal((h, w, out.shape[2])).astype(np.float32)
-        out[top:top + h, left:left + w] = self.mean + self.std * noise
-        return out
+    def _fill(self, shape) -> np.ndarray:
+        """``mean + std * N(0, 1)`` per value, float32. The normals come from a numpy
+        ``Generator`` seeded from the global numpy state (reproducible under
+        ``np.random.seed``, as the box is; its sampler is several times faster than the
+        legacy global one)."""
+        rng = np.random.default_rng(np.random.randint(2**31, size=2))
+        noise = rng.standard_normal(shape, dtype=np.float32)
+        noise *= self.std
+        noise += self.mean
+        return noise
 
     def transform(self, results: Dict) -> Dict:
         key = 'imgs' if 'imgs' in results else 'img'
         frames = results[key] if key == 'imgs' else [results[key]]
         box = self.draw_box(*frames[0].shape[:2])
         if box is not None:
-            frames = [self._erase(frame, box) for frame in frames]
-            results[key] = frames if key == 'imgs' else frames[0]
+            top, left, h, w = box
+            # all frames at once (one float copy), each its own noise
+            clip = np.stack(frames).astype(np.float32)
+            clip[:, top:top + h, left:left + w] = self._fill((len(frames), h, w, clip.shape[3]))
+            results[key] = list(clip) if key == 'imgs' else clip[0]
         return results
 
     def __repr__(self):

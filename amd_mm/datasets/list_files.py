@@ -234,3 +234,59 @@ def check_datasets(cfg, loaders=('train', 'val', 'test')) -> None:
         dataloader = cfg.get(f'{loader}_dataloader')
         if isinstance(dataloader, dict):
             check_dataset(dataloader.get('dataset'), f'{loader}_dataloader.dataset', scope)
+
+
+# -- labels against the model (a built dataset) ---------------------------------------------
+def num_classes_of(model):
+    """``(config key, number of classes)`` of a classifier (mmpretrain ``head`` /
+    ``data_preprocessor``, mmaction2 ``cls_head``): the smallest, or None for models
+    without classes (pre-training)."""
+    found = []
+    for key in ('head', 'cls_head', 'data_preprocessor'):
+        value = getattr(getattr(model, key, None), 'num_classes', None)
+        if isinstance(value, int) and value > 0:
+            found.append((value, f'model.{key}.num_classes'))
+    return (min(found)[1], min(found)[0]) if found else None
+
+
+def _leaves(dataset):
+    """The datasets holding samples under MMEngine / toolbox wrappers."""
+    inner = getattr(dataset, 'datasets', None) or (
+        [dataset.dataset] if hasattr(dataset, 'dataset') else None)
+    if inner:
+        for item in inner:
+            yield from _leaves(item)
+    else:
+        yield dataset
+
+
+def check_labels(dataset, model, key: str = 'train_dataloader.dataset') -> None:
+    """Every label of the built ``dataset`` (mmpretrain ``gt_label``, mmaction2 ``label``)
+    lies in ``[0, num_classes)`` of ``model`` (:func:`num_classes_of`); otherwise a
+    :class:`ListFileError` names the list file and line (the image folder for a folder
+    tree), the label and the model's key, instead of torch's ``Class values must be
+    smaller than num_classes`` mid-epoch. Models without classes are left alone."""
+    import numpy as np
+    classes = num_classes_of(model)
+    if classes is None:
+        return
+    what, num = classes
+    for leaf in _leaves(dataset):
+        if not hasattr(leaf, 'get_data_info'):
+            continue
+        for index in range(len(leaf)):
+            item = leaf.get_data_info(index)  # MMEngine keeps the list serialised
+            label = item.get('gt_label', item.get('label')) if isinstance(item, dict) else None
+            if label is None:
+                continue
+            values = np.atleast_1d(np.asarray(label)).ravel()
+            if values.size and values.dtype.kind in 'iu' and (values.min() < 0 or values.max() >= num):
+                bad = int(values[(values < 0) | (values >= num)][0])
+                sample = item.get('img_path') or item.get('filename') or item.get('frame_dir')
+                ann = getattr(leaf, 'ann_file', '')
+                where = (f'{key}.ann_file {ann!r}, line {index + 1}' if ann else
+                         f"{key} (the class folders under {getattr(leaf, 'data_prefix', {})!r}: "
+                         f'folder number {bad + 1} in sorted order)')
+                raise ListFileError(
+                    f'{where}: label {bad} of {sample!r} is outside [0, {what}={num}); fix the '
+                    f'label or set {what} (and the head) to the number of classes.')

@@ -116,6 +116,15 @@ class CheckedDecordInit(_BadSampleMixin, DecordInit):
         self._init_bad(on_bad)
         self.min_frames = int(min_frames)
 
+    def _get_video_reader(self, filename: str):
+        """A local file (the ``'disk'`` backend without arguments) is opened by decord
+        itself: no copy of the file into a Python buffer, which decord then reads back
+        through Python (about 2 ms of a K400-sized clip); other backends as mmaction2."""
+        if self.io_backend == 'disk' and not self.kwargs and osp.isfile(filename):
+            import decord
+            return decord.VideoReader(filename, num_threads=self.num_threads)
+        return super()._get_video_reader(filename)
+
     def transform(self, results: Dict) -> Optional[Dict]:
         filename = results['filename']
         try:

@@ -36,6 +36,28 @@ from mmengine.registry import HOOKS
 BACKEND = 'amd_mm_durable_local'
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint or its pointer could not be written (a full disk, a read-only or
+    vanished folder): one sentence naming the file, the reason and the checkpoint that
+    stays (the durable writes leave the previous one complete and named)."""
+
+    def __str__(self):
+        return self.strerror or super().__str__()
+
+    @classmethod
+    def of(cls, err: OSError, path: str, work_dir: str) -> 'CheckpointWriteError':
+        from ..utils.checkpoint import read_pointer
+        try:
+            previous = read_pointer(work_dir)
+        except (ValueError, FileNotFoundError):
+            previous = None
+        kept = (f'the previous checkpoint {previous!r} stays complete and last_checkpoint '
+                'names it' if previous else 'no earlier checkpoint exists')
+        reason = err.strerror or str(err)
+        return cls(err.errno, f'checkpoint: could not write {path!r} ({reason}); {kept}: '
+                              'free space (or fix the folder), then run again with --resume.')
+
+
 def fsync_dir(folder: str):
     """Make a rename or deletion in ``folder`` durable (no-op where folders cannot be
     opened, e.g. Windows)."""
@@ -99,6 +121,7 @@ class DurableCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         from mmengine.runner import FlexibleRunner
+        self._check_accumulation(runner)
         out_dir = self.out_dir or runner.work_dir
         self._durable = (self.backend_args is None and self.file_client_args is None
                          and '://' not in str(out_dir) and not isinstance(runner, FlexibleRunner))
@@ -114,7 +137,22 @@ class DurableCheckpointHook(CheckpointHook):
                 runner.logger.info('removed partial files of an interrupted save: '
                                    + ', '.join(sorted(osp.basename(p) for p in left)))
 
+    def _check_accumulation(self, runner) -> None:
+        """Checkpoints by iterations must fall at the end of gradient-accumulation windows:
+        the gradients of a window cut by a checkpoint are not saved, so a run resumed from
+        it would not equal an uninterrupted one."""
+        optim = runner.cfg.get('optim_wrapper') or {}
+        accumulate = optim.get('accumulative_counts', 1) if isinstance(optim, dict) else 1
+        if not self.by_epoch and isinstance(accumulate, int) and self.interval % accumulate:
+            raise ValueError(
+                f'default_hooks.checkpoint.interval={self.interval} (iterations) is not a multiple '
+                f'of optim_wrapper.accumulative_counts={accumulate}: a checkpoint inside an '
+                'accumulation window loses its gradients, so resuming from it is not exact; use a '
+                f'multiple of {accumulate}.')
+
     def _save_checkpoint_with_step(self, runner, step, meta):
+        from .hooks import RNGStateHook
+        RNGStateHook.gather(runner)  # every rank's random states (only rank 0 saves)
         if not getattr(self, '_durable', False):
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale = []
@@ -129,15 +167,20 @@ class DurableCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(self.out_dir, filename, self.file_client_args,
-                               save_optimizer=self.save_optimizer,
-                               save_param_scheduler=self.save_param_scheduler, meta=meta,
-                               by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if stale:
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-        if not is_main_process():
-            return
-        self.file_backend.put_text(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        try:
+            runner.save_checkpoint(self.out_dir, filename, self.file_client_args,
+                                   save_optimizer=self.save_optimizer,
+                                   save_param_scheduler=self.save_param_scheduler, meta=meta,
+                                   by_epoch=self.by_epoch, backend_args=self.backend_args,
+                                   **self.args)
+            if stale:
+                runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+            if not is_main_process():
+                return
+            self.file_backend.put_text(self.last_ckpt, pointer)
+        except OSError as err:
+            raise CheckpointWriteError.of(err, self.last_ckpt, runner.work_dir) from err
         for old in stale:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
             if self.file_backend.isfile(path):

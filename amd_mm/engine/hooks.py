@@ -22,7 +22,11 @@ class RNGStateHook(Hook):
     """Save the python / numpy / torch random states in every checkpoint and keep the
     loaded ones on the runner (``runner.amd_rng_state``), so a resumed run draws the
     same augmentations as an uninterrupted one. :class:`ResumableEpochBasedTrainLoop`
-    adds it and restores the states where the interrupted run stood."""
+    adds it and restores the states where the interrupted run stood.
+
+    In a distributed run every rank's states are saved (``rng_state_ranks``, gathered by
+    :meth:`gather` when a checkpoint is about to be written: only rank 0 writes it) and
+    each rank of a resumed run with the same number of processes restores its own."""
 
     priority = 'VERY_LOW'
 
@@ -37,11 +41,26 @@ class RNGStateHook(Hook):
         np.random.set_state(state['numpy'])
         torch.set_rng_state(state['torch'])
 
+    @classmethod
+    def gather(cls, runner) -> None:
+        """Collect every rank's states for the checkpoint about to be written (a collective:
+        call it on every rank; the checkpoint hooks do, before saving)."""
+        from mmengine.dist import all_gather_object
+        if is_distributed():
+            runner.amd_rng_states = all_gather_object(cls.capture())
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['rng_state'] = self.capture()
+        states = getattr(runner, 'amd_rng_states', None)
+        if states:
+            checkpoint['rng_state_ranks'] = states
+        runner.amd_rng_states = None
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        runner.amd_rng_state = checkpoint.get('rng_state')
+        from mmengine.dist import get_rank
+        states = checkpoint.get('rng_state_ranks')
+        own = len(states) == get_world_size() if states else False
+        runner.amd_rng_state = states[get_rank()] if own else checkpoint.get('rng_state')
 
 
 @HOOKS.register_module()

@@ -1,9 +1,12 @@
 """A train loop that resumes exactly, also from a checkpoint taken mid-epoch."""
-from mmengine.dist import get_world_size
+from mmengine.dist import all_gather_object, get_world_size, is_distributed
+from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 
+from .elastic import LostRankError, describe_loss, is_comm_error
 from .hooks import RNGStateHook
+from .load_check import CheckedLoadHook
 from .teacher_pin import TeacherPinHook
 
 EPOCH_LENGTH = 'amd_mm.epoch_length'  # message-hub key, saved in every checkpoint
@@ -28,19 +31,62 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     The batches per epoch (with the batch size and number of processes) are saved in
     every checkpoint; resuming with another number of batches per epoch (another batch
     size or number of processes) would skip or repeat data, so it is refused with one
-    sentence naming both. :class:`~amd_mm.engine.TeacherPinHook` is added too.
+    sentence naming both.
+
+    Before the first batch it also checks that every label of the training set fits
+    the model's classes (:func:`~amd_mm.datasets.list_files.check_labels`) and, in a
+    distributed run, that every rank starts at the same iteration (the ranks of a
+    resumed run read the same checkpoint: the work_dir must be shared). A collective that
+    fails because a rank is gone becomes a :class:`~amd_mm.engine.elastic.LostRankError`
+    naming the lost ranks and the last checkpoint (see :mod:`amd_mm.engine.elastic`).
+
+    Args:
+        lost_rank_timeout (float): seconds the surviving ranks wait for each other's
+            sign of life after a failed collective before they name the missing ones.
+        Others as MMEngine's ``EpochBasedTrainLoop``.
+
+    :class:`~amd_mm.engine.TeacherPinHook` and :class:`~amd_mm.engine.CheckedLoadHook`
+    are added too.
     """
 
     def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
-                 val_interval: int = 1, dynamic_intervals=None):
+                 val_interval: int = 1, dynamic_intervals=None, lost_rank_timeout: float = 30.0):
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
-        for hook in (RNGStateHook, TeacherPinHook):
+        self.lost_rank_timeout = float(lost_rank_timeout)
+        for hook in (RNGStateHook, TeacherPinHook, CheckedLoadHook):
             if not any(isinstance(h, hook) for h in runner.hooks):
                 runner.register_hook(hook())
 
     def run(self):
+        from ..datasets.list_files import check_labels
         self._check_epoch_length()
-        return super().run()
+        model = self.runner.model
+        check_labels(self.dataloader.dataset, model.module if is_model_wrapper(model) else model)
+        if not is_distributed():
+            return super().run()
+        run_id = self._check_same_start()
+        try:
+            return super().run()
+        except Exception as err:
+            message = describe_loss(err, self._iter + 1, self.runner.work_dir,
+                                    self.lost_rank_timeout, run_id) if is_comm_error(err) else None
+            if message is None:
+                raise
+            self.runner.logger.error(message)
+            raise LostRankError(message) from err
+
+    def _check_same_start(self) -> str:
+        """Every rank starts at the same iteration (they resumed from the same file).
+        Returns an id of this start of the run, the same on every rank (rank 0's)."""
+        import uuid
+        starts = all_gather_object((self._iter, uuid.uuid4().hex))
+        if len({it for it, _ in starts}) > 1:
+            raise ValueError(
+                'resume: the ranks start at different iterations (' + ', '.join(
+                    f'rank {r}: iter {it}' for r, (it, _) in enumerate(starts)) + '): they did '
+                'not load the same checkpoint; the work_dir must be on a file system every node '
+                'shares.')
+        return starts[0][1]
 
     def _check_epoch_length(self):
         """Refuse a resume whose batches per epoch differ from the checkpoint's; record

@@ -31,6 +31,9 @@ class NonFiniteGuardMixin:
             ``'skip'`` drops the step (no backward, no update, gradients of the
             current accumulation window cleared) and training goes on.
         max_skips (int): with ``'skip'``, stop anyway after this many skipped steps.
+        max_consecutive_skips (int): with ``'skip'``, stop when this many steps in a row
+            were skipped and the next one is non-finite too (a diverged run, or a stretch
+            of bad data, not a stray batch); the error names the batches of those steps.
         *args, **kwargs: the wrapped class's arguments.
 
     Either way one log line gives the iteration, every loss term and the files of
@@ -38,21 +41,29 @@ class NonFiniteGuardMixin:
     distributed runs the ranks agree (all-reduce) so they skip together.
     """
 
-    def __init__(self, *args, on_nonfinite: str = 'stop', max_skips: int = 100, **kwargs):
+    def __init__(self, *args, on_nonfinite: str = 'stop', max_skips: int = 100,
+                 max_consecutive_skips: int = 3, **kwargs):
         if on_nonfinite not in ('stop', 'skip'):
             raise ValueError(f"optim_wrapper.on_nonfinite={on_nonfinite!r} must be 'stop' or 'skip'")
+        for key, value in (('max_skips', max_skips), ('max_consecutive_skips', max_consecutive_skips)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f'optim_wrapper.{key}={value!r} must be a whole number >= 0.')
         super().__init__(*args, **kwargs)
         self.on_nonfinite = on_nonfinite
         self.max_skips = max_skips
+        self.max_consecutive_skips = max_consecutive_skips
         self.num_skipped = 0
+        self.skipped_in_a_row = []  # the descriptions of the current run of skipped steps
 
     @staticmethod
-    def _describe(loss: torch.Tensor) -> str:
+    def _describe(loss: torch.Tensor, terms_too: bool = True) -> str:
         record = last_step()
         terms = {'loss': float(loss.detach()), **(record.loss_terms() if record else {})}
         files = record.files if record else []
         it = MessageHub.get_current_instance().get_info('iter')
         shown = ', '.join(files[:8]) + (f' ... (+{len(files) - 8})' if len(files) > 8 else '')
+        if not terms_too:
+            return f"iter {None if it is None else it + 1} ({'files ' + shown if files else 'no file names'})"
         return (f'non-finite loss at iter {None if it is None else it + 1}: '
                 + ', '.join(f'{k}={v:.6g}' for k, v in terms.items())
                 + (f'; batch files: {shown}' if files else ''))
@@ -63,14 +74,25 @@ class NonFiniteGuardMixin:
         if is_distributed():
             torch_dist.all_reduce(finite, op=torch_dist.ReduceOp.MIN)
         if finite.item() == 1.0:
+            self.skipped_in_a_row = []
             return super().update_params(loss, step_kwargs, zero_kwargs)
         message = self._describe(loss)
         if self.on_nonfinite == 'stop' or self.num_skipped >= self.max_skips:
             raise FloatingPointError(
                 message + ('' if self.on_nonfinite == 'stop' else
                            f' ({self.max_skips} steps skipped already: stopping)'))
+        if len(self.skipped_in_a_row) >= self.max_consecutive_skips:
+            steps = self.skipped_in_a_row[-self.max_consecutive_skips:] + [
+                self._describe(loss, terms_too=False)]
+            raise FloatingPointError(
+                f'{len(steps)} steps in a row had a non-finite loss (on_nonfinite=\'skip\' '
+                f'allows optim_wrapper.max_consecutive_skips={self.max_consecutive_skips}), so '
+                f'training has diverged or the data is bad: {"; ".join(steps)}; the last: '
+                f'{message}')
         self.num_skipped += 1
-        print_log(f'{message}: step skipped ({self.num_skipped} so far)', logger='current', level=40)
+        self.skipped_in_a_row.append(self._describe(loss, terms_too=False))
+        print_log(f'{message}: step skipped ({self.num_skipped} so far, '
+                  f'{len(self.skipped_in_a_row)} in a row)', logger='current', level=40)
         self._inner_count += 1  # keep accumulation windows aligned
         self.zero_grad(**(zero_kwargs or {}))
 

@@ -133,6 +133,12 @@ class AsymmetricMaskGenerator(nn.Module):
         for key, value in (('student_ratio', student_ratio), ('teacher_ratio', teacher_ratio)):
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f'mask_generator.{key}={value} must lie in [0, 1).')
+        if float(student_ratio) == 0.0:
+            raise ValueError(
+                f'mask_generator.student_ratio={student_ratio} hides no token from the student '
+                f'(teacher_ratio={teacher_ratio}), so there is nothing to reconstruct or predict '
+                '(every loss is over hidden tokens); use a ratio in (0, 1), e.g. 0.75 for images '
+                'or 0.9 for videos.')
         _check_teacher_ratio(teacher_ratio, student_ratio, 'mask_generator.teacher_ratio')
         if mode not in self.MODES:
             raise ValueError(f'mask_generator.mode={mode!r} must be one of {self.MODES}.')
@@ -214,6 +220,11 @@ class AsymmetricMaskGenerator(nn.Module):
             raise ValueError(
                 f'mask_generator.student_ratio={self.student_ratio} leaves the student no '
                 f'visible token on a {t}x{h}x{w} grid.')
+        if n_s == length:
+            raise ValueError(
+                f'mask_generator.student_ratio={self.student_ratio} hides no token of the '
+                f'{length} of a {t}x{h}x{w} grid{" (per tube)" if tube else ""}, so there is '
+                'nothing to reconstruct or predict; raise the ratio.')
         if self.mode == 'block':
             order = self._block_order(batch_size, t, h, w, length - n_s, gen, device)
         else:

@@ -63,7 +63,21 @@ def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    if osp.exists(cfg.work_dir) and not osp.isdir(cfg.work_dir):
+        raise ValueError(f"{'--work-dir' if work_dir is not None else 'work_dir'} "
+                         f'{cfg.work_dir!r} is a file, not a folder; give a folder for the logs '
+                         'and checkpoints (it is created if missing).')
     trust_checkpoints(cfg.get('trust_checkpoints', False))  # full unpickling only when opted in
+    return cfg
+
+
+def with_checked_loads(cfg):
+    """Add :class:`~amd_mm.engine.CheckedLoadHook` to ``cfg.custom_hooks`` (once): the
+    ``load_from`` / ``--resume`` / ``init_cfg`` ``Pretrained`` loads of the run are strict
+    where it matters whatever the config's loop (``allow_partial_load=True`` opts out)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'CheckedLoadHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='CheckedLoadHook')]
     return cfg
 
 

@@ -258,12 +258,26 @@ def check_amp_device(cfg) -> None:
                          'configs are for GPUs; configs/tiny train on CPU)')
 
 
+def check_batch_sizes(cfg, loaders=('train', 'val', 'test')) -> None:
+    """``<loader>_dataloader.batch_size`` must be a whole number >= 1 (torch's sampler
+    otherwise fails with a traceback naming no config key)."""
+    for loader in loaders:
+        dataloader = cfg.get(f'{loader}_dataloader')
+        if not isinstance(dataloader, dict) or 'batch_size' not in dataloader:
+            continue
+        size = dataloader['batch_size']
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f'{loader}_dataloader.batch_size={size!r} must be a whole number '
+                             '>= 1 (the samples each process takes per step).')
+
+
 def preflight(cfg, loaders=('train', 'val'), train: bool = True) -> None:
     """The checks a tool runs on its final config before building the runner: config
-    keys, the datasets' list files (of ``loaders``) and, for training, mixed precision
-    without a GPU."""
+    keys, batch sizes, the datasets' list files (of ``loaders``) and, for training, mixed
+    precision without a GPU."""
     from ..datasets.list_files import check_datasets
     check_keys(cfg)
+    check_batch_sizes(cfg, loaders)
     if train:
         check_amp_device(cfg)
     check_datasets(cfg, loaders)

@@ -16,7 +16,13 @@
   ``motion/{train,val}_list.txt`` (``<file> <label>``). A single frame has the same
   distribution in every class, and every class is the time reversal of another, so
   neither one frame nor the unordered frames tell the direction of a motion: only
-  temporal order does.
+  temporal order does;
+* benchmark videos (:func:`make_benchmark_videos`, Kinetics-400-like for timing data
+  pipelines): ``bench/videos/video_<n>.mp4`` of 300 frames at 340 x 256 px and 30 fps, a
+  textured scene panning under moving discs (broad histograms, motion, detail at every
+  scale), with ``bench/videos_list.txt`` (``<file> <label>``) and, on request, the same
+  frames as JPEGs ``bench/rawframes/video_<n>/img_00001.jpg`` with ``bench/rawframes_list.txt``
+  (``<dir> <num_frames> <label>``), as Something-Something V2 is read by the official code.
 
 Frame sizes are multiples of 32 (decord 0.6.0 mis-decodes some other widths)
 and videos are written with OpenCV's ``mp4v`` codec (``avc1`` is unavailable).
@@ -476,3 +482,64 @@ def make_object_videos(out: str, num_train: int = 96, num_val: int = 48, num_fra
             f.write('\n'.join(lines) + '\n')
         counts[split] = count
     return counts
+
+def benchmark_frames(num_frames: int = 300, height: int = 256, width: int = 340,
+                     seed: int = 0) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 frames of a Kinetics-like clip: a colour-graded, blurred
+    noise texture panning under four moving discs, so that frames have broad colour
+    histograms, detail at every scale and motion (what decoding, histogram and warping
+    operations cost depends on)."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([np.sin(xx / rng.uniform(20, 60) + c) * 60 + rng.uniform(60, 180)
+                     for c in range(3)], -1)
+    texture = cv2.GaussianBlur(rng.normal(0, 40, (height * 2, width * 2, 3)).astype(np.float32),
+                               (0, 0), 3)
+    discs = [(rng.uniform(0, width), rng.uniform(0, height), rng.uniform(-2, 2),
+              rng.uniform(-2, 2), rng.uniform(15, 50), rng.uniform(0, 255, 3)) for _ in range(4)]
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        dx, dy = int(t * 0.7) % width, int(t * 0.3) % height
+        img = base + texture[dy:dy + height, dx:dx + width]
+        for x, y, vx, vy, r, colour in discs:
+            cx, cy = (x + vx * t) % width, (y + vy * t) % height
+            img[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = colour
+        frames[t] = img.clip(0, 255).astype(np.uint8)
+    return frames
+
+
+def make_benchmark_videos(out: str, num_videos: int = 8, num_frames: int = 300,
+                          height: int = 256, width: int = 340, fps: int = 30,
+                          frames: bool = False, seed: int = 0) -> Dict[str, str]:
+    """Write ``num_videos`` benchmark videos (:func:`benchmark_frames`, ``mp4v``) under
+    ``out/bench`` with their list file, and with ``frames=True`` their JPEG frames.
+    Returns the paths: ``root``, ``videos``, ``video_list`` and, with frames,
+    ``rawframes`` and ``frame_list``. Videos already there (same name) are kept."""
+    root = osp.join(out, 'bench')
+    paths = dict(root=root, videos=osp.join(root, 'videos'),
+                 video_list=osp.join(root, 'videos_list.txt'))
+    if frames:
+        paths.update(rawframes=osp.join(root, 'rawframes'),
+                     frame_list=osp.join(root, 'rawframes_list.txt'))
+    video_lines, frame_lines = [], []
+    for n in range(num_videos):
+        name = f'video_{n:04d}'  # not a number: pandas would read '0001' as 1
+        video = osp.join(paths['videos'], f'{name}.mp4')
+        folder = osp.join(root, 'rawframes', name)
+        need_video = not osp.isfile(video)
+        need_frames = frames and not osp.isfile(osp.join(folder, f'img_{num_frames:05d}.jpg'))
+        if need_video or need_frames:
+            clip = benchmark_frames(num_frames, height, width, seed + n)
+            if need_video:
+                write_video(video, clip, fps)
+            if need_frames:
+                write_frames(folder, clip)
+        video_lines.append(f'{name}.mp4 {n}')
+        frame_lines.append(f'{name} {num_frames} {n}')
+    with open(paths['video_list'], 'w') as f:
+        f.write('\n'.join(video_lines) + '\n')
+    if frames:
+        with open(paths['frame_list'], 'w') as f:
+            f.write('\n'.join(frame_lines) + '\n')
+    return paths

@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from ..utils.checkpoint import extract_state_dict, resolve_checkpoint
+from ..utils.checkpoint import extract_state_dict, load_checkpoint_file, resolve_checkpoint
 
 _DROP = object()
 
@@ -64,15 +64,20 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def publish(src: str, out: str, backbone_only: bool = False) -> str:
+def publish(src: str, out: str, backbone_only: bool = False, trusted: bool = False) -> str:
     """Write the published form of checkpoint ``src`` (a file or a work_dir) as
     ``<out stem>-<sha256[:8]>.pth`` and return that path.
 
-    ``src`` is unpickled with ``weights_only=False``: publish only checkpoints you trust.
-    The result is checked to load with ``weights_only=True``.
+    ``src`` is read by the project's one loader
+    (:func:`~amd_mm.utils.checkpoint.load_checkpoint_file`): weights-only with the
+    globals MMEngine checkpoints hold; a file that needs more to unpickle (it could run
+    code) is refused unless ``trusted`` (``--trust-checkpoints``). A truncated or corrupt
+    file is one sentence naming it. The result is checked to load with torch's plain
+    ``weights_only=True`` (no allow-list), as a process without amd_mm loads it.
     """
     src = resolve_checkpoint(src, key='IN')
-    raw = torch.load(src, map_location='cpu', weights_only=False)
+    raw = load_checkpoint_file(src, key='IN', trusted=trusted,
+                               trust_hint='pass --trust-checkpoints')
     published = publishable(raw, src, backbone_only)
     stem = out[:-len('.pth')] if out.endswith('.pth') else out
     os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
@@ -89,7 +94,7 @@ def publish(src: str, out: str, backbone_only: bool = False) -> str:
 
 
 def describe(path: str, published: Optional[dict] = None) -> str:
-    published = published or torch.load(path, map_location='cpu', weights_only=True)
+    published = published or load_checkpoint_file(path, key='OUT')
     state = published['state_dict']
     numel = sum(v.numel() for v in state.values())
     return (f'{path}: {len(state)} tensors ({numel / 1e6:.2f} M values), '

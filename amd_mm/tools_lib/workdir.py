@@ -28,8 +28,12 @@ class WorkDirLock:
     exits in any way (SIGKILL included); the file holds the holder's pid, host and start
     time for the error a second run gets. A lock file left by a run that died is stale:
     it is taken over (and reported). On file systems without ``flock`` the pid decides:
-    a holder on this host whose pid is gone is stale. :meth:`release` (or leaving the
-    ``with`` block) removes the file.
+    a holder on this host whose pid is gone is stale; so is a holder of the same torch
+    elastic job (same ``TORCHELASTIC_RUN_ID``) on any host: a job has one rank 0 at a time
+    and torchrun stops every worker before it restarts them, so that holder is an earlier
+    attempt (the new rank 0 may start on another node). The launch scripts make the id
+    unique among live jobs (the rendezvous address and port; slurm: the job id).
+    :meth:`release` (or leaving the ``with`` block) removes the file.
     """
 
     def __init__(self, work_dir: str):
@@ -51,7 +55,8 @@ class WorkDirLock:
                 raise ValueError(self._busy(holder)) from None
             except OSError:  # no flock on this file system: the recorded pid decides
                 holder = self._read(fd)
-                if holder and (holder.get('host') != socket.gethostname() or _alive(holder['pid'])):
+                if holder and not _earlier_attempt(holder) and (
+                        holder.get('host') != socket.gethostname() or _alive(holder['pid'])):
                     os.close(fd)
                     raise ValueError(self._busy(holder)) from None
             try:
@@ -63,7 +68,7 @@ class WorkDirLock:
             os.close(fd)
         self.previous = self._read(fd)
         me = dict(pid=os.getpid(), host=socket.gethostname(),
-                  started=time.strftime('%Y-%m-%d %H:%M:%S'), argv=sys.argv)
+                  started=time.strftime('%Y-%m-%d %H:%M:%S'), argv=sys.argv, **_attempt())
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         os.fsync(fd)
@@ -100,6 +105,22 @@ class WorkDirLock:
         return (f'work_dir {self.work_dir!r} is in use by another training run ({who}); wait '
                 f'for it to end, stop it, or give this run another --work-dir (lock file '
                 f'{self.path!r}).')
+
+
+def _attempt() -> dict:
+    """This process's torch elastic job and attempt (empty outside torchrun). The restart
+    count is recorded for people only: each node's agent counts its own restarts."""
+    run_id = os.environ.get('TORCHELASTIC_RUN_ID')
+    if not run_id or run_id == 'none':  # torchrun's default id: not a job identity
+        return {}
+    return dict(run_id=run_id, restart=int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)))
+
+
+def _earlier_attempt(holder: dict) -> bool:
+    """Whether ``holder`` is an earlier attempt of this process's elastic job."""
+    mine = _attempt()
+    return bool(mine) and holder.get('run_id') == mine['run_id'] and \
+        (holder.get('pid'), holder.get('host')) != (os.getpid(), socket.gethostname())
 
 
 def _rank(launcher: str) -> int:
@@ -158,3 +179,24 @@ def settle_resume(cfg, resume):
     cfg.resume = True
     cfg.load_from = target
     return cfg
+
+
+def use_resumable_loop(cfg) -> bool:
+    """Train MMEngine's epoch loop as :class:`~amd_mm.engine.ResumableEpochBasedTrainLoop`
+    (a drop-in subclass: same arguments, same batches and losses), so every config trained
+    by tools/train.py, the toolboxes' own included, resumes exactly and refuses a resume
+    with another batch size instead of repeating data. Returns whether it changed
+    ``cfg.train_cfg``."""
+    loop = cfg.get('train_cfg')
+    if not isinstance(loop, dict):
+        return False
+    kind = loop.get('type')
+    if kind is None and loop.get('by_epoch', False) is True:
+        new = {k: v for k, v in loop.items() if k != 'by_epoch'}
+    elif kind in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+        new = dict(loop)
+    else:
+        return False
+    new['type'] = 'ResumableEpochBasedTrainLoop'
+    cfg.train_cfg = new
+    return True

@@ -3,11 +3,12 @@
 * :func:`resolve_checkpoint` turns a file or an MMEngine work_dir into one file
   (a work_dir's ``last_checkpoint`` pointer is read relative to the work_dir, so a
   copied or moved work_dir loads its own file);
-* :func:`load_checkpoint_file` loads it with ``weights_only=True`` and an allow-list
-  of exactly the globals MMEngine checkpoints hold; anything else is refused with one
-  sentence unless the user trusts the file (``trust_checkpoints=True`` in the config,
-  ``--trust-checkpoints`` for tools/convert_checkpoint.py); a missing, empty, truncated
-  or corrupt file is one sentence naming the file;
+* :func:`load_checkpoint_file`, the one loader of every tool and of MMEngine's local
+  loads, loads it with ``weights_only=True`` and an allow-list of exactly the globals
+  MMEngine checkpoints hold; anything else is refused with one sentence naming the file
+  and how to trust it (``trust_checkpoints=True`` in the config, ``--trust-checkpoints``
+  for tools/convert_checkpoint.py and tools/publish_checkpoint.py); a missing, empty,
+  truncated or corrupt file is one sentence naming the file;
 * :func:`extract_state_dict` takes the tensors out of the layouts met in practice.
 """
 import contextlib
@@ -99,6 +100,14 @@ def sha256_file(path: str, chunk: int = 1 << 22) -> str:
 
 # -- safe loading --------------------------------------------------------------------------
 _TRUST = {'all': False}
+_LAST = {'path': None}
+
+
+def last_loaded() -> Optional[str]:
+    """The file :func:`load_checkpoint_file` read last in this process (None: none yet);
+    :class:`~amd_mm.engine.CheckedLoadHook` names it when the runner loads one it found
+    itself (MMEngine's automatic resume)."""
+    return _LAST['path']
 
 
 def trust_checkpoints(value: bool = True) -> bool:
@@ -162,18 +171,30 @@ def mmengine_safe_globals() -> list:
 _UNSAFE = re.compile(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([^\s(]+(?:\([^)]*\))?)')
 
 
-def load_checkpoint_file(path: str, key: Optional[str] = None, map_location='cpu',
-                         trusted: Optional[bool] = None):
-    """``torch.load`` a checkpoint the safe way, with one sentence for every failure.
+TRUST_HINT = 'set trust_checkpoints=True in the config'
 
-    Loads with ``weights_only=True`` and :func:`mmengine_safe_globals`. A file that needs
-    any other global (arbitrary code could run while unpickling it) is refused with a
-    ``ValueError`` unless ``trusted`` (default: the process setting of
-    :func:`trust_checkpoints`), in which case it is fully unpickled and a warning says so.
-    A missing file is a ``FileNotFoundError``; an empty, truncated or corrupt one a
-    ``ValueError``; both name ``key`` (the config key, default ``checkpoint``) and the file.
+
+def load_checkpoint_file(path: str, key: Optional[str] = None, map_location='cpu',
+                         trusted: Optional[bool] = None, trust_hint: str = TRUST_HINT):
+    """``torch.load`` a checkpoint the safe way, with one sentence for every failure: the
+    one loader of the project (the teacher, MMEngine's ``--resume`` / ``load_from`` /
+    ``init_cfg`` ``Pretrained`` through :mod:`amd_mm.compat`, tools/test.py,
+    tools/convert_checkpoint.py, tools/publish_checkpoint.py).
+
+    Weights-only first: loads with ``weights_only=True`` and :func:`mmengine_safe_globals`.
+    A file that needs any other global (arbitrary code could run while unpickling it) is
+    refused with a ``ValueError`` naming the file, the global and how to trust it
+    (``trust_hint``: the config key, or a tool's ``--trust-checkpoints``) unless
+    ``trusted`` (default: the process setting of :func:`trust_checkpoints`), in which case
+    it is fully unpickled and a warning says so. A missing file is a
+    ``FileNotFoundError``; an empty, truncated or corrupt one a ``ValueError``; both name
+    ``key`` (the config key or argument, default ``checkpoint``) and the file. A folder is
+    an MMEngine work_dir: its ``last_checkpoint`` is loaded (:func:`resolve_checkpoint`).
     """
     what = key or 'checkpoint'
+    if osp.isdir(path):
+        path = resolve_checkpoint(path, what)
+    _LAST['path'] = path
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what}: file {path!r} does not exist.')
     if osp.getsize(path) == 0:
@@ -191,12 +212,11 @@ def load_checkpoint_file(path: str, key: Optional[str] = None, map_location='cpu
         if not (_TRUST['all'] if trusted is None else trusted):
             raise ValueError(
                 f'{what}: {path!r} needs {unsafe.group(1)} to be unpickled, which could run '
-                'arbitrary code, so the safe (weights-only) loader refused it; if you trust the '
-                'file, set trust_checkpoints=True in the config (tools/convert_checkpoint.py: '
-                '--trust-checkpoints).') from err
+                f'arbitrary code, so the safe (weights-only) loader refused it; if you trust the '
+                f'file, {trust_hint}.') from err
     from mmengine.logging import print_log
     print_log(f'{what}: {path!r} needs {unsafe.group(1)}: fully unpickling it because the '
-              'checkpoint is trusted (trust_checkpoints=True).', logger='current',
+              'checkpoint is trusted.', logger='current',
               level=logging.WARNING)
     try:
         return torch.load(path, map_location=map_location, weights_only=False)

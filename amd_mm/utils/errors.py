@@ -1,6 +1,7 @@
 """Which exceptions the command-line tools shorten to one sentence.
 
-Only errors the project raises for its users: the project's own error types, and
+Only errors the project raises for its users: the project's own error types (bad
+samples, a checkpoint that could not be written, a lost rank), and
 ``ValueError`` / ``FileNotFoundError`` / ``FloatingPointError`` raised by a ``raise``
 statement of this package or of ``tools/`` (also when MMEngine's builders re-raise
 them with the class name prefixed). The same types raised inside the toolboxes, numpy
@@ -48,6 +49,8 @@ def raised_by_project(err: BaseException) -> bool:
 def is_user_error(err: BaseException) -> bool:
     """Whether a tool should print ``err`` as one sentence instead of a traceback."""
     from ..datasets.transforms import BadImageError, BadVideoError
-    if isinstance(err, (BadImageError, BadVideoError)):
+    from ..engine.checkpoint import CheckpointWriteError
+    from ..engine.elastic import LostRankError
+    if isinstance(err, (BadImageError, BadVideoError, CheckpointWriteError, LostRankError)):
         return True
     return isinstance(err, SHORTENED) and raised_by_project(err)

@@ -32,6 +32,10 @@ trust_checkpoints = False
 allow_teacher_change = False
 # True: a distillation run may train with teacher.checkpoint=None (random teacher)
 allow_random_teacher = False
+# True: load_from / init_cfg Pretrained may load only part of the model on purpose (tensors
+# of another shape skipped, under half of the model loaded, encoder tensors missing): warnings
+# instead of errors (amd_mm.engine.CheckedLoadHook; --resume stays strict)
+allow_partial_load = False
 # every rank seeds Python, numpy and torch with seed + rank, as the official pre-training
 # and fine-tuning scripts (run_amd_pretrain.py:237-239, run_class_finetuning.py:390-392 of
 # MCG-NJU/AMD at 8d2ec6f; MAE's main_*.py alike): each GPU draws its own mixup / cutmix

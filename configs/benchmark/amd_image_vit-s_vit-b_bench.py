@@ -44,6 +44,7 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=0.02),
     # no weight decay on 1-D parameters (biases, norms) and tokens
     constructor='ShapeDecayOptimWrapperConstructor')
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

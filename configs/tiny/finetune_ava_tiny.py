@@ -80,7 +80,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=40, norm_type=2))
 param_scheduler = [dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0, end=3,
                         convert_to_iter_based=True)]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_begin=1, val_interval=3)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=3, val_begin=1, val_interval=3)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=1, max_keep_ckpts=1))

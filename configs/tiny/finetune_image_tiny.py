@@ -20,11 +20,11 @@ model = dict(
               loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),  # a truncated image: one sentence naming it
     dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.6, 1.0), backend='pillow'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+test_pipeline = [dict(type='CheckedLoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=32, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train',
@@ -46,7 +46,8 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=3, convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=1)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=3, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=1, max_keep_ckpts=1))

@@ -7,7 +7,8 @@
 _base_ = ['../default_runtime_mmpretrain.py', '../models/vit_archs.py']
 
 # the amd_mm pre-training checkpoint: its student is `backbone.` with mmpretrain names
-pretrained = 'work_dirs/amd_vit-s-p16_mae-vit-b_8xb512-amp-coslr-800e_in1k/epoch_800.pth'
+# (a work_dir loads the checkpoint its last_checkpoint names: the end of pre-training)
+pretrained = 'work_dirs/amd_vit-s-p16_mae-vit-b_8xb512-amp-coslr-800e_in1k'
 data_root = 'data/imagenet/'
 data_preprocessor = dict(num_classes=1000, mean=[123.675, 116.28, 103.53],
                          std=[58.395, 57.12, 57.375], to_rgb=True)
@@ -27,7 +28,7 @@ model = dict(
 bgr_mean = data_preprocessor['mean'][::-1]
 bgr_std = data_preprocessor['std'][::-1]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),  # a truncated image: one sentence naming it
     dict(type='RandomResizedCrop', scale=224, backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
@@ -39,7 +40,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='ResizeEdge', scale=256, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
@@ -76,8 +77,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=epochs - warmup, by_epoch=True, begin=warmup, end=epochs,
          eta_min_ratio=min_lr / (base_lr * 1024 / 256), convert_to_iter_based=True),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=10)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=epochs, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3, save_best='auto'))
+# checkpoints every 500 iterations (1281167 // 1024 = 1251 per epoch at 8 x 128), the last 3
+# kept, plus the best by validation
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=3, save_best='auto'))
 auto_scale_lr = dict(base_batch_size=1024)

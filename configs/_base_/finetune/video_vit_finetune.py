@@ -8,7 +8,7 @@
 # This base is ViT-S on Kinetics-400 (150 epochs, lr 1e-3 per 256 clips).
 _base_ = ['../default_runtime_mmaction.py']
 
-pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 num_classes = 400
 embed_dims, num_heads = 384, 6
 clip_len, frame_interval = 16, 4
@@ -114,9 +114,12 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=epochs - warmup, eta_min_ratio=min_lr / base_lr,
          by_epoch=True, begin=warmup, end=epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_begin=1, val_interval=5)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=epochs, val_begin=1, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3, save_best='auto'))
+# checkpoints every 500 iterations (K400 at 32 x 16: 240436 // 512 = 469 per epoch), the last 3
+# kept, plus the best by validation
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=3, save_best='auto'))
 # the lr above is for 32 GPUs x 16 videos = 512 (official: base lr x total batch / 256)
 auto_scale_lr = dict(enable=False, base_batch_size=512)

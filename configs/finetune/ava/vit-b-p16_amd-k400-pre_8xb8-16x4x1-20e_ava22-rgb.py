@@ -6,7 +6,7 @@
 # that checkpoint (a Recognizer3D checkpoint, also `backbone.` keys) for the paper setting.
 _base_ = ['../../_base_/default_runtime_mmaction.py']
 
-pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 embed_dims, num_heads = 768, 12
 model = dict(
     type='FastRCNN',
@@ -86,8 +86,10 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=15, eta_min=0, by_epoch=True, begin=5, end=20,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=20, val_begin=1, val_interval=1)
+# exact resume, also mid-epoch; refuses another batch size (amd_mm.engine)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=20, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=2, save_best='auto'))
+# checkpoints every 500 iterations, the last 2 kept, plus the best by validation
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2, save_best='auto'))
 auto_scale_lr = dict(enable=False, base_batch_size=64)

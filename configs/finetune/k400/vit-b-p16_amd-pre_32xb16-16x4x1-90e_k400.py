@@ -4,7 +4,7 @@
 # 16 frames over 64, test 5 clips x 3 crops.
 _base_ = ['../../_base_/finetune/video_vit_finetune.py']
 
-pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 base_lr, min_lr, epochs, warmup = 7e-4, 1e-6, 90, 5  # per 256 clips
 model = dict(
     backbone=dict(embed_dims=768, num_heads=12,

@@ -6,7 +6,7 @@
 # the slurm script runs 16 GPUs (256 clips, lr 1e-3).
 _base_ = ['../../_base_/finetune/video_vit_finetune.py']
 
-pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-s-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 base_lr, min_lr, epochs, warmup = 1e-3, 1e-6, 150, 5  # per 256 clips
 model = dict(
     backbone=dict(embed_dims=384, num_heads=6,

@@ -4,7 +4,7 @@
 # 16 segments x 1 frame over the whole video, test 2 clips x 3 crops.
 _base_ = ['../../_base_/finetune/video_vit_finetune_sthv2.py']
 
-pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x2x1-200e_sthv2/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x2x1-200e_sthv2'  # its last checkpoint
 base_lr, min_lr, epochs, warmup = 5e-4, 1e-6, 30, 5  # per 256 clips
 model = dict(
     backbone=dict(embed_dims=768, num_heads=12,

@@ -11,7 +11,7 @@
 # ucf101_train_split_2_videos.txt and the val/test ann_file likewise.
 _base_ = ['../../_base_/finetune/video_vit_finetune.py']
 
-pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400/epoch_200.pth'
+pretrained = 'work_dirs/amd_vit-b-p16_videomae-vit-l_32xb16-16x4x1-200e_k400'  # its last checkpoint
 split = 1
 num_classes = 101
 data_root = 'data/ucf101/videos'

@@ -12,3 +12,6 @@ model = dict(
     backbone=dict(embed_dims=768, num_heads=12),
     decoder=dict(embed_dims=384, num_heads=6),
     teacher=dict(checkpoint='checkpoints/videomae_vit-large_k400_pt_1600e_teacher.pth'))
+# Checkpoints every 500 optimizer steps (iterations), the last 3 kept: see the K400 ViT-S
+# config for the numbers
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=3))

@@ -8,3 +8,6 @@ _base_ = [
 ]
 
 model = dict(teacher=dict(checkpoint='checkpoints/videomae_vit-large_sthv2_pt_2400e_teacher.pth'))
+# Checkpoints every 500 optimizer steps (iterations), the last 3 kept: see the K400 ViT-S
+# config for the numbers
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=3))

@@ -3,3 +3,5 @@
 _base_ = ['./amd_vit-s-p16_videomae-vit-l_32xb16-16x2x1-200e_sthv2.py']
 
 optim_wrapper = dict(accumulative_counts=4)
+# every 500 optimizer steps, as the 32-GPU recipe (whole accumulation windows)
+default_hooks = dict(checkpoint=dict(interval=500 * 4))
