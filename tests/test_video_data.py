@@ -95,42 +95,43 @@ def test_rawframes_alternative(demo_root):
     assert ds[0]['inputs'].shape == (3, 3, 8, 32, 32)
 
 
-# -- the study's motion task (amd_mm.tools_lib.demo_data.make_motion_videos) --------------
+# -- the study's motion task (amd_mm.tools_lib.study_data.make_photo_motion) ---------------
 @pytest.fixture(scope='module')
 def motion_root(tmp_path_factory):
-    from amd_mm.tools_lib.demo_data import make_motion_videos
+    from amd_mm.tools_lib.study_data import make_photo_motion
     root = str(tmp_path_factory.mktemp('motion'))
-    assert make_motion_videos(root, num_train=16, num_val=8) == dict(train=16, val=8)
-    return osp.join(root, 'motion')
+    assert make_photo_motion(root, num_train=16, num_val=8) == dict(train=16, val=8)
+    return osp.join(root, 'photomotion')
 
 
 def motion_dataset(motion_root):
     init_default_scope('mmaction')
     return DATASETS.build(dict(
-        type='VideoDataset', ann_file=osp.join(motion_root, 'train_list.txt'),
-        data_prefix=dict(video=motion_root), test_mode=True,
-        pipeline=[dict(type='CheckedDecordInit', min_frames=16),
-                  dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
-                  dict(type='DecordDecode'), dict(type='Resize', scale=(32, 32), keep_ratio=False),
+        type='RawframeDataset', ann_file=osp.join(motion_root, 'train_list.txt'),
+        data_prefix=dict(img=motion_root), filename_tmpl='img_{:05}.png', test_mode=True,
+        pipeline=[dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1, test_mode=True),
+                  dict(type='CheckedRawFrameDecode', min_frames=16),
                   dict(type='FormatShape', input_format='NCTHW'),
                   dict(type='PackActionInputs')]))
 
 
-def test_motion_videos_decode_with_balanced_classes(motion_root):
-    import decord
-    from amd_mm.tools_lib.demo_data import MOTIONS
-    labels = [int(line.split()[1]) for line in open(osp.join(motion_root, 'train_list.txt'))]
+def test_motion_clips_are_lossless_frames_with_balanced_classes(motion_root):
+    from PIL import Image
+    from amd_mm.tools_lib.study_data import MOTIONS
+    labels = [int(line.split()[2]) for line in open(osp.join(motion_root, 'train_list.txt'))]
     assert sorted(labels) == sorted(list(range(len(MOTIONS))) * 2)
-    assert decord.VideoReader(osp.join(motion_root, 'train', '0000.mp4'))[0].shape == (64, 64, 3)
+    first = np.asarray(Image.open(osp.join(motion_root, 'train', '0000', 'img_00001.png')))
+    assert first.shape == (32, 32, 3) and first.std() > 10  # a photo crop, not a flat colour
     clip = motion_dataset(motion_root)[0]['inputs'].float()  # (1, 3, 8, 32, 32), as the study reads it
     assert clip.shape == (1, 3, 8, 32, 32)
+    assert torch.equal(clip[0, :, 0].permute(1, 2, 0).to(torch.uint8), torch.from_numpy(first))  # PNG: lossless
     assert (clip[0, :, 0] - clip[0, :, -1]).abs().mean() > 1  # the object moved
 
 
 def test_motion_classes_are_time_reversals_and_do_what_they_say():
     """Each odd class replays a clip of the even class before it backwards, so the frames
     without their order cannot tell the two apart; the even classes move as named."""
-    from amd_mm.tools_lib.demo_data import MOTIONS, motion_states
+    from amd_mm.tools_lib.study_data import MOTIONS, motion_states
     for even in range(0, len(MOTIONS), 2):
         forward = motion_states(even, 16, 64, np.random.default_rng(5))
         backward = motion_states(even + 1, 16, 64, np.random.default_rng(5))
@@ -150,7 +151,7 @@ def test_motion_classes_are_time_reversals_and_do_what_they_say():
 def test_one_frame_looks_alike_in_every_class():
     """A frame's position, angle and size have the same distribution whatever the class
     (two-sample Kolmogorov-Smirnov distance of the per-frame states, 2000 clips a class)."""
-    from amd_mm.tools_lib.demo_data import MOTIONS, motion_states
+    from amd_mm.tools_lib.study_data import MOTIONS, motion_states
     rng = np.random.default_rng(1)
 
     def frames(motion):

@@ -41,8 +41,8 @@ def pool_tokens(tokens: torch.Tensor, grid: Sequence[int], bins: Sequence[int] =
 
 
 @torch.no_grad()
-def encoder_features(model, loader, encoder=None, bins: Sequence[int] = MEAN_POOL
-                     ) -> Tuple[np.ndarray, np.ndarray]:
+def encoder_features(model, loader, encoder=None, bins: Sequence[int] = MEAN_POOL,
+                     control: str = None) -> Tuple[np.ndarray, np.ndarray]:
     """``(features (N, D), labels (N,))`` of every sample of ``loader``.
 
     Args:
@@ -52,30 +52,74 @@ def encoder_features(model, loader, encoder=None, bins: Sequence[int] = MEAN_POO
             ``forward_masked(inputs, None)`` and ``token_grid(inputs)``. Its train /
             eval mode is restored.
         bins: the pooling grid of :func:`pool_tokens`.
+        control: ``'shuffle'`` / ``'single'``: the clips without their frames' order
+            (:func:`~amd_mm.models.data_preprocessors.remove_temporal_order`, drawn
+            from a generator seeded 0), for control probes.
     """
+    from ..models.data_preprocessors import remove_temporal_order
     encoder = encoder if encoder is not None else model.backbone
     was_training = encoder.training
     encoder.eval()
     feats, labels = [], []
     try:
-        for batch in loader:
-            inputs = batch_inputs(model, batch)
-            tokens, _ = encoder.forward_masked(inputs, None)
-            feats.append(pool_tokens(tokens.float(), encoder.token_grid(inputs), bins).cpu().numpy())
-            labels += [int(sample.gt_label) for sample in batch['data_samples']]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for batch in loader:
+                inputs = batch_inputs(model, batch)
+                if control is not None:
+                    inputs = remove_temporal_order(inputs, control)
+                tokens, _ = encoder.forward_masked(inputs, None)
+                feats.append(pool_tokens(tokens.float(), encoder.token_grid(inputs), bins).cpu().numpy())
+                labels += [int(sample.gt_label) for sample in batch['data_samples']]
     finally:
         encoder.train(was_training)
     return np.concatenate(feats), np.asarray(labels)
 
 
-def _standardise(x: np.ndarray, ref: np.ndarray) -> torch.Tensor:
-    mean, std = ref.mean(axis=0), ref.std(axis=0)
-    std[std == 0] = 1.0
-    return torch.as_tensor((x - mean) / std, dtype=torch.float64)
+@torch.no_grad()
+def pixel_features(model, loader) -> Tuple[np.ndarray, np.ndarray]:
+    """``(inputs flattened (N, C*[T*]H*W), labels)``: the normalised pixels the model
+    receives, for the raw-pixel baseline of the same probe."""
+    feats, labels = [], []
+    for batch in loader:
+        feats.append(batch_inputs(model, batch).float().flatten(1).cpu().numpy())
+        labels += [int(sample.gt_label) for sample in batch['data_samples']]
+    return np.concatenate(feats), np.asarray(labels)
+
+
+class _Scaler:
+    """Standardisation fitted on ``ref`` (per feature); with ``dims``, then the
+    projection on the ``dims`` leading principal components of the standardised ``ref``
+    (not rescaled: their variances stay, so the L2 penalty sees the same geometry as
+    the standardised features). Keeps the probe in the regime of many more samples
+    than features whatever the encoder's width."""
+
+    def __init__(self, ref: np.ndarray, dims: int = None):
+        self.mean, self.std = ref.mean(axis=0), ref.std(axis=0)
+        self.std[self.std == 0] = 1.0
+        self.basis = None
+        if dims is not None and dims < ref.shape[1]:
+            z = (ref - self.mean) / self.std
+            z = z - z.mean(axis=0)
+            # the principal axes from the smaller of the two Gram matrices (eigh of N x N
+            # or D x D instead of an SVD of N x D: 4x less work for raw video pixels)
+            if z.shape[0] < z.shape[1]:
+                evals, u = np.linalg.eigh(z @ z.T)
+                top = np.argsort(evals)[::-1][:dims]
+                self.basis = (z.T @ u[:, top]) / np.sqrt(np.clip(evals[top], 1e-12, None))
+            else:
+                evals, v = np.linalg.eigh(z.T @ z)
+                self.basis = v[:, np.argsort(evals)[::-1][:dims]]
+
+    def __call__(self, x: np.ndarray) -> torch.Tensor:
+        z = (x - self.mean) / self.std
+        if self.basis is not None:
+            z = z @ self.basis
+        return torch.as_tensor(z, dtype=torch.float64)
 
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, C: float, num_classes: int,
-                 init: Tuple[torch.Tensor, torch.Tensor] = None, max_iter: int = 300
+                 init: Tuple[torch.Tensor, torch.Tensor] = None, max_iter: int = 100
                  ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Multinomial logistic regression ``(W (D, K), b (K,))`` minimising
     ``C * sum(cross_entropy(x @ W + b, y)) + |W|^2 / 2`` by L-BFGS (float64), from
@@ -96,7 +140,7 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, C: float, num_classes: int,
     a.requires_grad_(True)
     b.requires_grad_(True)
     opt = torch.optim.LBFGS([a, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-7,
-                            tolerance_change=1e-10, history_size=20, line_search_fn='strong_wolfe')
+                            tolerance_change=1e-9, history_size=20, line_search_fn='strong_wolfe')
 
     def closure():
         opt.zero_grad()
@@ -108,8 +152,13 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, C: float, num_classes: int,
         loss.backward()
         return loss
 
-    with torch.enable_grad():
-        opt.step(closure)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: more threads only spin (50x slower when contended)
+    try:
+        with torch.enable_grad():
+            opt.step(closure)
+    finally:
+        torch.set_num_threads(threads)
     a, b = a.detach(), b.detach()
     return (x.T @ a if dual else a), b
 
@@ -138,11 +187,14 @@ def _path(x: torch.Tensor, y: torch.Tensor, Cs: Sequence[float], k: int):
 
 def fit_linear_probe(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray, np.ndarray],
                      Cs: Sequence[float] = DEFAULT_CS, cv: int = 3, seed: int = 0,
-                     details: bool = False):
+                     dims: int = None, details: bool = False):
     """Held-out top-1 (a fraction) of a standardised multinomial logistic regression
     fitted on ``train = (x, y)`` with ``C`` in ``Cs`` chosen by ``cv``-fold stratified
-    cross-validation on ``train`` (ties: the smaller ``C``). With ``details``, a dict
-    with ``accuracy``, the chosen ``C`` and the cross-validated accuracy per ``C``."""
+    cross-validation on ``train`` (ties: the smaller ``C``; a single ``C`` is used as
+    it is). ``dims``: project on that
+    many principal components first (fitted on each fit's own training samples). With
+    ``details``, a dict with ``accuracy``, the chosen ``C`` and the cross-validated
+    accuracy per ``C``."""
     (x_tr, y_tr), (x_val, y_val) = train, val
     x_tr, x_val = np.asarray(x_tr, dtype=np.float64), np.asarray(x_val, dtype=np.float64)
     y_tr, y_val = np.asarray(y_tr), np.asarray(y_val)
@@ -150,15 +202,16 @@ def fit_linear_probe(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray
     Cs = sorted(float(c) for c in Cs)
     fold = stratified_folds(y_tr, cv, seed)
     scores = np.zeros(len(Cs))
-    for f in range(cv):
+    for f in range(cv if len(Cs) > 1 else 0):  # one C: nothing to choose
         fit_idx, held = fold != f, fold == f
-        xf, ref = _standardise(x_tr[fit_idx], x_tr[fit_idx]), x_tr[fit_idx]
-        xh = _standardise(x_tr[held], ref)
-        for i, (w, b) in enumerate(_path(xf, torch.as_tensor(y_tr[fit_idx]), Cs, k)):
+        scale = _Scaler(x_tr[fit_idx], dims)
+        xh = scale(x_tr[held])
+        for i, (w, b) in enumerate(_path(scale(x_tr[fit_idx]), torch.as_tensor(y_tr[fit_idx]), Cs, k)):
             scores[i] += ((xh @ w + b).argmax(1).numpy() == y_tr[held]).mean() / cv
     best = Cs[int(np.argmax(scores))]
-    w, b = _path(_standardise(x_tr, x_tr), torch.as_tensor(y_tr), [c for c in Cs if c <= best], k)[-1]
-    accuracy = float(((_standardise(x_val, x_tr) @ w + b).argmax(1).numpy() == y_val).mean())
+    scale = _Scaler(x_tr, dims)
+    w, b = _path(scale(x_tr), torch.as_tensor(y_tr), [c for c in Cs if c <= best], k)[-1]
+    accuracy = float(((scale(x_val) @ w + b).argmax(1).numpy() == y_val).mean())
     if details:
         return dict(accuracy=accuracy, C=best, cv_accuracy=[float(s) for s in scores])
     return accuracy
@@ -166,7 +219,7 @@ def fit_linear_probe(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray
 
 def few_label_probe(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray, np.ndarray],
                     per_class: int, folds: int, Cs: Sequence[float] = DEFAULT_CS, cv: int = 3,
-                    seed: int = 0) -> Dict:
+                    seed: int = 0, dims: int = None) -> Dict:
     """The probe of :func:`fit_linear_probe` trained on ``per_class`` labelled samples
     of each class: the training split is dealt into ``folds`` disjoint labelled sets
     (each class's samples in a seeded random order, ``per_class`` to a set), one probe
@@ -182,14 +235,39 @@ def few_label_probe(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray,
                              f'{per_class} x {folds} folds')
         for f in range(folds):
             sets[f] += idx[f * per_class:(f + 1) * per_class].tolist()
-    accs = [fit_linear_probe((x[s], y[s]), val, Cs=Cs, cv=min(cv, per_class), seed=seed)
+    accs = [fit_linear_probe((x[s], y[s]), val, Cs=Cs, cv=min(cv, per_class), seed=seed, dims=dims)
             for s in map(np.asarray, sets)]
     return dict(mean=float(np.mean(accs)), accuracies=[float(a) for a in accs])
 
 
+def probe_seed(protocol: Dict, seed: int) -> int:
+    """The seed the probe of ``protocol`` draws with for a run of ``seed``: the labelled
+    sets of a few-label probe are drawn per run; the full-data probe's cross-validation
+    folds are fixed (seed 0), so its score is a function of the features alone."""
+    return int(seed) if protocol.get('few_label') else 0
+
+
+def probe_score(train: Tuple[np.ndarray, np.ndarray], val: Tuple[np.ndarray, np.ndarray],
+                protocol: Dict, seed: int = 0) -> Dict:
+    """The study's probe of features ``train`` / ``val`` by ``protocol`` (the ``probe`` dict
+    of a study protocol config: ``Cs``, ``cv``, optional ``dims`` and ``few_label=dict(
+    per_class, folds)``): ``accuracy`` (for few labels, the mean over the labelled sets
+    drawn with ``seed``) and the details."""
+    Cs, cv, dims = protocol.get('Cs', DEFAULT_CS), int(protocol.get('cv', 3)), protocol.get('dims')
+    few = protocol.get('few_label')
+    seed = probe_seed(protocol, seed)
+    if few:
+        out = few_label_probe(train, val, int(few['per_class']), int(few['folds']), Cs=Cs, cv=cv,
+                              seed=seed, dims=dims)
+        return dict(accuracy=out['mean'], folds=out['accuracies'])
+    out = fit_linear_probe(train, val, Cs=Cs, cv=cv, seed=seed, dims=dims, details=True)
+    return dict(accuracy=out['accuracy'], C=out['C'], cv_accuracy=out['cv_accuracy'])
+
+
 def linear_probe(model, train_loader, val_loader, encoder=None, Cs: Sequence[float] = DEFAULT_CS,
-                 cv: int = 3, seed: int = 0, bins: Sequence[int] = MEAN_POOL) -> float:
+                 cv: int = 3, seed: int = 0, bins: Sequence[int] = MEAN_POOL, dims: int = None) -> float:
     """Features of both loaders (see :func:`encoder_features`), then
     :func:`fit_linear_probe`."""
     return fit_linear_probe(encoder_features(model, train_loader, encoder, bins),
-                            encoder_features(model, val_loader, encoder, bins), Cs=Cs, cv=cv, seed=seed)
+                            encoder_features(model, val_loader, encoder, bins), Cs=Cs, cv=cv,
+                            seed=seed, dims=dims)

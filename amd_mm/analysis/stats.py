@@ -94,8 +94,18 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float = ALPHA, power: fl
         nc = effect / (sd / math.sqrt(n))
         return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc) - power
 
-    high = sd / math.sqrt(n) * (crit + stats.t.ppf(power, df) + 10)
-    return float(optimize.brentq(shortfall, 0.0, high, xtol=1e-12))
+    high = sd / math.sqrt(n) * (crit + stats.t.ppf(power, df) + 1)
+    for _ in range(60):  # widen the bracket until the power is reached (few pairs: heavy tails)
+        value = shortfall(high)
+        if not math.isfinite(value):
+            break  # beyond the noncentral t's numerical range (one or two pairs): unreachable
+        if value > 0:
+            try:
+                return float(optimize.brentq(shortfall, 0.0, high, xtol=1e-12 * max(1.0, high)))
+            except ValueError:  # a NaN inside the bracket, same cause
+                break
+        high *= 2
+    return math.inf
 
 
 def compare(a: Sequence[float], b: Sequence[float], level: float = 1 - ALPHA,

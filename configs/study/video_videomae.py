@@ -1,6 +1,6 @@
-# Study, videos, baseline: the same student pre-trained with plain VideoMAE, i.e.
-# video_amd.py without a teacher (no alignment terms). Same data, steps, and student tube
-# masks per seed.
+# Study, videos, baseline: the same student pre-trained with plain VideoMAE, i.e. video_amd.py
+# without a teacher (no alignment terms, no generator). Same data, steps and student masks
+# per seed.
 _base_ = ['./video_amd.py']
 
 model = dict(teacher=None, generator=None, loss_dir=None, loss_gen=None,
