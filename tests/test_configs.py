@@ -34,7 +34,8 @@ def point_to_demo(dataset: dict, demo_root: str):
                 step['min_frames'] = 0
     elif kind == 'RawframeDataset':
         dataset.update(ann_file=osp.join(demo_root, 'rawframes', 'train_list.txt'),
-                       data_prefix=dict(img=osp.join(demo_root, 'rawframes')))
+                       data_prefix=dict(img=osp.join(demo_root, 'rawframes')),
+                       filename_tmpl='img_{:05}.jpg')  # the demo's frames (the study writes PNG)
     elif kind == 'AVADataset':
         ann = osp.join(demo_root, 'ava', 'annotations')
         dataset.update(ann_file=osp.join(ann, 'ava_train_v2.2.csv'),
