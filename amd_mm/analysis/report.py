@@ -99,7 +99,8 @@ def aggregate(done: Dict, plan: Dict, comparisons: Sequence, finetune_comparison
         who = list(spec['arms']) + ['scratch', 'pixels'] + (
             ['teacher', 'untrained_teacher'] if spec.get('teacher') else [])
         out['results'][modality] = {w: summarise(seed_values(done, modality, w, seeds)) for w in who}
-        tuned, tuned_seeds = list(spec.get('finetune', ())) + ['scratch'], spec['finetune_seeds']
+        tuned = [w for w in spec.get('finetune', ()) if w in spec['arms']] + ['scratch']
+        tuned_seeds = spec['finetune_seeds']
         if tuned_seeds:
             out['finetune'][modality] = {w: summarise(seed_values(done, modality, w, tuned_seeds, 'finetune'))
                                          for w in tuned}
