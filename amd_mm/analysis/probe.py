@@ -13,7 +13,7 @@ from typing import Sequence, Tuple
 import numpy as np
 import torch
 
-from ..engine.visualization import batch_inputs
+from ..models.algorithms.contract import batch_inputs
 
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
