@@ -220,10 +220,3 @@ class OfficialPipeline:
                 pass
         raise RuntimeError(f'the official {self.setting.dataset} failed: '
                            f'{printed.getvalue().strip().splitlines()[:1]}')
-
-
-def official_pipeline(root: str, cfg, split: str, data: Dict[str, str]) -> OfficialPipeline:
-    """:class:`OfficialPipeline` for ``cfg``'s ``split`` pipeline on ``data``
-    (:func:`amd_mm.tools_lib.demo_data.make_benchmark_videos` paths)."""
-    return OfficialPipeline(import_official_data(root), OfficialSetting.from_config(cfg, split),
-                            data)
