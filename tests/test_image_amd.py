@@ -134,10 +134,34 @@ def test_each_step_publishes_its_record_for_the_engine():
     for key, value in losses.items():
         assert not record.losses[key].requires_grad
         assert record.loss_terms()[key] == value.item()
+    with pytest.raises(AttributeError):  # published complete, never changed afterwards
+        record.losses = {}
     second = model.loss(_fixed_batch())  # a new step replaces the record
     assert last_step() is not record and last_step().files == []
     assert not torch.equal(last_step().masks.order, record.masks.order)
     del second
+
+
+def test_a_step_sorts_each_token_set_once(monkeypatch):
+    """Student, hidden and teacher-only sets are sorted once per step, however many
+    consumers and aligned layers ask (the decoder, the teacher, two generators)."""
+    model = build_image_amd()
+    sort, calls = torch.Tensor.sort, []
+
+    def counted(self, *args, **kwargs):
+        calls.append(tuple(self.shape))
+        return sort(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, 'sort', counted)
+    model.loss(_fixed_batch())
+    assert sorted(calls) == [(8, 16), (8, 16), (8, 48)]  # student, teacher-only, hidden
+    masks = model.mask_generator.peek(8, (1, 8, 8))
+    assert masks.ids_teacher(0.5) is masks.ids_teacher(0.5)
+    assert torch.equal(masks.ids_teacher(0.5),
+                       torch.cat([masks.ids_student, masks.ids_teacher_only(0.5)], dim=1))
+    on_student, on_teacher_only = masks.split_teacher(masks.ids_teacher(0.5))
+    assert torch.equal(on_student, masks.ids_student)
+    assert torch.equal(on_teacher_only, masks.ids_teacher_only(0.5))
 
 
 def test_reconstruct_keeps_visible_patches_and_predicts_hidden_ones():
@@ -212,11 +236,11 @@ def test_symmetric_teacher_switches_the_generative_branch_off(monkeypatch):
     assert model.branches[0].generators is None
     assert not any('generators' in name for name, _ in model.named_parameters())
     seen = []
-    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], args[2])))
+    model.teacher.register_forward_hook(lambda m, args, out: seen.append(args[1]))
     losses = model.loss(_fixed_batch())
     assert set(losses) == {'loss_rec', 'loss_dir'}
-    (ids_student, ids_teacher_only), = seen
-    assert ids_teacher_only is None and ids_student.shape == (8, 16)
+    (ids_teacher,), = [seen]
+    assert ids_teacher.shape == (8, 16)  # the student's 16 tokens, nothing more
 
 
 def test_direct_only_teacher_still_sees_its_own_tokens():
