@@ -37,6 +37,12 @@ from ..utils.errors import UserError
 from .files import durable_write, fsync_dir, read_pointer
 
 BACKEND = 'amd_mm_durable_local'
+#: the hook event every rank reaches right before a checkpoint is written: MMEngine's
+#: ``Runner.save_checkpoint`` (and with it ``before_save_checkpoint``) runs on rank 0
+#: only, so a hook that must gather from every rank for the checkpoint (a collective)
+#: does it in a method of this name (``RNGStateHook``); called through the public
+#: ``Runner.call_hook``, which calls any hook method it is given the name of
+GATHER_EVENT = 'before_save_checkpoint_on_every_rank'
 
 
 class CheckpointWriteError(UserError, OSError):
@@ -118,6 +124,7 @@ class DurableCheckpointHook(CheckpointHook):
                 f'multiple of {accumulate}.')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
+        runner.call_hook(GATHER_EVENT)  # every rank is here; only rank 0 saves
         if not getattr(self, '_durable', False):
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale = []

@@ -21,15 +21,18 @@ class RNGStateHook(Hook):
     :class:`~amd_mm.engine.ResumableEpochBasedTrainLoop` adds it and restores the states
     where the interrupted run stood.
 
-    In a distributed run every rank's states are saved (``rng_state_ranks``, gathered when a
-    checkpoint is about to be written: MMEngine's runner calls ``before_save_checkpoint``
-    on every rank, and only rank 0 writes the file) and each rank of a resumed run with
-    the same number of processes restores its own."""
+    In a distributed run every rank's states are saved (``rng_state_ranks``) and each rank
+    of a resumed run with the same number of processes restores its own. MMEngine calls
+    ``before_save_checkpoint`` on rank 0 only, so the states are gathered (a collective)
+    before, when every rank reaches the checkpoint hook
+    (:data:`~amd_mm.checkpoints.durable.GATHER_EVENT`, called by
+    ``DurableCheckpointHook``), and kept on this hook until rank 0 writes them."""
 
     priority = 'VERY_LOW'
 
     def __init__(self):
         self._loaded = None
+        self._ranks = None
 
     @staticmethod
     def capture() -> dict:
@@ -47,12 +50,18 @@ class RNGStateHook(Hook):
         loaded, self._loaded = self._loaded, None
         return loaded
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = self.capture()
-        checkpoint['rng_state'] = state
-        if is_distributed():  # a collective: every rank is here (see the class docstring)
+    def before_save_checkpoint_on_every_rank(self, runner) -> None:
+        """Gather every rank's states for the checkpoint about to be written (a
+        collective: the checkpoint hook calls it on every rank, see the class docstring)."""
+        if is_distributed():
             from mmengine.dist import all_gather_object
-            checkpoint['rng_state_ranks'] = all_gather_object(state)
+            self._ranks = all_gather_object(self.capture())
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['rng_state'] = self.capture()
+        ranks, self._ranks = self._ranks, None
+        if ranks:
+            checkpoint['rng_state_ranks'] = ranks
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from mmengine.dist import get_rank
