@@ -19,7 +19,7 @@ Fixes:
   refuses (``HistoryBuffer`` in the message hub, numpy arrays, dtypes and scalars), so
   ``--resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')`` fail. MMEngine's
   loader for local files (``CheckpointLoader``'s ``''`` scheme) is re-registered to call
-  :func:`amd_mm.utils.checkpoint.load_checkpoint_file`: still ``weights_only=True``,
+  :func:`amd_mm.checkpoints.load_checkpoint_file`: still ``weights_only=True``,
   with exactly those globals allow-listed (a ``getattr`` restricted to
   ``HistoryBuffer``'s statistics methods included); a file needing anything else is
   refused with one sentence unless the user trusts it (config key
@@ -104,7 +104,7 @@ def fix_mmengine_torch_load():
     """Let MMEngine read its own checkpoints under torch >= 2.6, weights-only."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    from .utils.checkpoint import load_checkpoint_file
+    from .checkpoints.loading import load_checkpoint_file
 
     original = CheckpointLoader._schemes.get('')
 

@@ -121,7 +121,7 @@ def test_encoder_features_see_every_token_and_restore_the_mode(demo_root):
     assert model.backbone.training  # restored
     # the feature is the mean of the final-norm tokens of the unmasked image
     batch = next(iter(loader))
-    from amd_mm.engine.visualization import batch_inputs
+    from amd_mm.models.algorithms.contract import batch_inputs
     model.eval()
     with torch.no_grad():
         tokens, _ = model.backbone.forward_masked(batch_inputs(model, batch), None)

@@ -1,5 +1,5 @@
 """tools/benchmark.py prints one well-formed JSON line; the benchmark configs build and
-their synthetic batches (amd_mm.analysis.step) go through the models' preprocessors.
+their synthetic batches (amd_mm.measure.step) go through the models' preprocessors.
 
 No timed assertions: the numbers themselves are reported in docs/PERFORMANCE.md.
 """
@@ -123,7 +123,7 @@ def test_official_loader_settings_follow_the_config(config, split, expected):
     arguments the official scripts pass for the paper runs)."""
     from mmengine.config import Config
 
-    from amd_mm.analysis.official_data import OfficialSetting
+    from amd_mm.measure.official_data import OfficialSetting
     setting = OfficialSetting.from_config(Config.fromfile(osp.join(ROOT, config)), split)
     assert (setting.kind, setting.dataset, setting.frames, setting.views) == expected
     kwargs, args = setting.kwargs, setting.args
@@ -150,7 +150,7 @@ def test_alternating_rounds_pair_the_implementations():
 
     import numpy as np
 
-    from amd_mm.analysis.data_pipeline import alternating_rounds, ratios
+    from amd_mm.measure.data_pipeline import alternating_rounds, ratios
     seen, calls = {'a': [], 'b': []}, []
     work = np.random.default_rng(0).random(50_000)
 
@@ -172,7 +172,7 @@ def test_alternating_rounds_pair_the_implementations():
 
 def test_official_list_files_are_read_without_pandas(tmp_path):
     """The stand-in for pandas.read_csv gives the official datasets what they use."""
-    from amd_mm.analysis.official_data import _read_csv
+    from amd_mm.measure.official_data import _read_csv
     listing = tmp_path / 'list.txt'
     listing.write_text('video_0000 300 0\nvideo_0001 300 1\n')
     values = _read_csv(str(listing), header=None, delimiter=' ').values
@@ -186,7 +186,7 @@ def test_benchmark_configs_build_the_stated_models(config):
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
 
-    from amd_mm.analysis.step import input_geometry, make_batch
+    from amd_mm.measure.step import input_geometry, make_batch
     cfg = Config.fromfile(osp.join(ROOT, config))
     assert cfg.model.teacher.checkpoint is None
     assert cfg.optim_wrapper.type == 'OptimWrapper' and cfg.optim_wrapper.optimizer.type == 'AdamW'

@@ -21,7 +21,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
-from amd_mm.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
+from amd_mm.checkpoints import load_checkpoint_file, resolve_checkpoint
 from amd_mm.tools_lib.workdir import WorkDirLock, settle_resume, work_dir_lock
 from conftest import ROOT, build_image_amd, isolated_mmengine, run_tool_in_process, save_backbone
 
@@ -166,7 +166,7 @@ def test_durable_checkpoints_survive_a_kill_or_full_disk_while_saving(demo_root,
 
 
 def test_checkpoints_by_iterations_must_not_cut_accumulation_windows():
-    from amd_mm.engine import DurableCheckpointHook
+    from amd_mm.checkpoints import DurableCheckpointHook
 
     class Runner:
         cfg = Config(dict(optim_wrapper=dict(accumulative_counts=32)))
@@ -179,7 +179,7 @@ def test_checkpoints_by_iterations_must_not_cut_accumulation_windows():
 
 
 def test_durable_write_failing_midway_keeps_the_old_file(tmp_path, monkeypatch):
-    from amd_mm.engine.checkpoint import durable_write
+    from amd_mm.checkpoints import durable_write
     pointer = tmp_path / 'last_checkpoint'
     durable_write(str(pointer), b'/run/epoch_1.pth')
 
@@ -301,7 +301,7 @@ def test_resume_with_another_teacher_is_refused_unless_allowed(demo_root, teache
 
 
 def test_training_with_a_random_teacher_needs_allow_random_teacher(demo_root, tmp_path):
-    from amd_mm.engine import TeacherPinHook
+    from amd_mm.checkpoints import TeacherPinHook
     options = {'model.teacher.checkpoint': None, 'train_cfg.max_epochs': 1}
     runner = tiny_runner(tmp_path / 'a', demo_root, AMD, **options)
     with pytest.raises(ValueError, match=r'model.teacher.checkpoint is None: the teacher has '
@@ -357,7 +357,7 @@ def test_corrupt_checkpoint_is_one_sentence_naming_the_file(kind, teacher_ckpts,
 
 def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_path):
     from mmengine.runner.checkpoint import _load_checkpoint
-    from amd_mm.utils.checkpoint import trusting_checkpoints
+    from amd_mm.checkpoints import trusting_checkpoints
     marker = tmp_path / 'code_ran'
     ckpt = torch.load(teacher_ckpts['image'], weights_only=True)
     ckpt['extra'] = _RunsCode(marker)
@@ -393,16 +393,32 @@ def test_pickles_that_run_code_are_refused_unless_trusted(teacher_ckpts, tmp_pat
     assert marker.exists() and len(glob.glob(str(tmp_path / 'pub-*.pth'))) == 1
 
 
-def test_trust_checkpoints_config_key_reaches_the_loader(tmp_path):
-    from amd_mm.utils.checkpoint import _TRUST, trust_checkpoints
-    from amd_mm.tools_lib.cli import load_config
-    try:
-        load_config(osp.join(ROOT, MAE), {'trust_checkpoints': True}, str(tmp_path))
-        assert _TRUST['all'] is True
-        load_config(osp.join(ROOT, MAE), None, str(tmp_path))
-        assert _TRUST['all'] is False
-    finally:
-        trust_checkpoints(False)
+def test_trust_checkpoints_config_key_holds_for_the_run_only(tmp_path, monkeypatch):
+    """tools/train.py and tools/test.py build and run a config with trust_checkpoints=True
+    trusting checkpoints, and only then: reading a config sets nothing process-wide."""
+    from mmengine.runner import Runner
+
+    import amd_mm.tools_lib.config_check as config_check
+    from amd_mm.checkpoints.loading import _TRUST
+    from amd_mm.utils.config import load_config
+    seen = []
+
+    def from_cfg(cfg):  # where the runner would build the model and load checkpoints
+        seen.append(_TRUST['all'])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(Runner, 'from_cfg', staticmethod(from_cfg))
+    monkeypatch.setattr(config_check, 'preflight', lambda *args, **kwargs: None)
+    load_config(osp.join(ROOT, MAE), {'trust_checkpoints': True}, str(tmp_path))
+    assert _TRUST['all'] is False
+    for trust in (True, False):
+        run_tool_in_process('tools/train.py', MAE, '--work-dir', tmp_path / f'w{trust}',
+                            '--cfg-options', f'trust_checkpoints={trust}')
+    ckpt = tmp_path / 'any.pth'
+    torch.save({}, ckpt)
+    run_tool_in_process('tools/test.py', FINETUNE, ckpt, '--work-dir', tmp_path / 't',
+                        '--cfg-options', 'trust_checkpoints=True')
+    assert seen == [True, False, True] and _TRUST['all'] is False
 
 
 # -- 11. load_from / init_cfg Pretrained / --resume: strict where it matters ----------------------
@@ -436,7 +452,7 @@ def _student(tmp_path, name='student', **arch):
 def _load_from(model, path, **cfg):
     """MMEngine's load_from / resume path with the hook: Runner.load_checkpoint's steps."""
     from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
-    from amd_mm.engine import CheckedLoadHook
+    from amd_mm.checkpoints import CheckedLoadHook
     checkpoint = _load_checkpoint(path, map_location='cpu')
     hook = CheckedLoadHook()
     hook.after_load_checkpoint(_Runner(model, load_from=path, **cfg), checkpoint)
@@ -472,7 +488,7 @@ def test_load_from_or_pretrained_of_another_width_is_one_sentence(demo_root, tea
 
 
 def test_expected_partial_loads_are_listed_and_the_rest_refused(tmp_path):
-    from amd_mm.engine import CheckedLoadHook
+    from amd_mm.checkpoints import CheckedLoadHook
     student = _student(tmp_path)
     # Pretrained into mmpretrain's fine-tuning ViT: the mean-pooling norm ln2 is new, the
     # student's final norm ln1 has no place (final_norm=False): allowed, listed

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from amd_mm.registry import MMACTION_MODELS, MMPRETRAIN_MODELS
-from amd_mm.utils.convert import convert, detect_layout
+from amd_mm.checkpoints.convert import convert, detect_layout
 
 from conftest import build_image_amd, run_tool_in_process
 
@@ -78,7 +78,7 @@ def test_teacher_loads_a_timm_mae_release(tmp_path):
                       img_size=32, patch_size=4, fixed_pos_embed=False)))
     x = torch.randn(1, 3, 32, 32)
     ids = torch.arange(64).unsqueeze(0)
-    feats, _ = teacher(x, ids, None, [2])
+    feats = teacher(x, ids, [2])
     ref = src.blocks(src._pos_embed(src.patch_embed(x)))[:, 1:]
     torch.testing.assert_close(feats[0], ref, rtol=1e-5, atol=1e-5)
 
@@ -148,7 +148,7 @@ def _tiny_official_video_amd():
 
 
 def test_official_pretrain_checkpoint_converts_to_the_whole_model():
-    from amd_mm.utils.convert import convert_official_pretrain, is_official_pretrain
+    from amd_mm.checkpoints.convert import convert_official_pretrain, is_official_pretrain
     official = official_pretrain_state()
     assert is_official_pretrain(official) and detect_layout(official) == 'videomae'
     model = _tiny_official_video_amd()
@@ -173,7 +173,7 @@ def test_official_pretrain_checkpoint_converts_to_the_whole_model():
 
 @pytest.mark.slow
 def test_whole_model_round_trip_gives_equal_losses():
-    from amd_mm.utils.convert import convert_official_pretrain, to_official_pretrain
+    from amd_mm.checkpoints.convert import convert_official_pretrain, to_official_pretrain
     torch.manual_seed(0)
     source = _tiny_official_video_amd()
     with torch.no_grad():  # random values everywhere, also in the zero-initialised biases
@@ -198,7 +198,7 @@ def test_whole_model_round_trip_gives_equal_losses():
 
 
 def test_to_official_refuses_what_it_cannot_hold():
-    from amd_mm.utils.convert import to_official_pretrain
+    from amd_mm.checkpoints.convert import to_official_pretrain
     from test_video_amd import build_video_amd
     with pytest.raises(ValueError, match='embed_bias=False'):
         to_official_pretrain(build_video_amd().state_dict())  # MAE-style decoder input bias

@@ -44,13 +44,13 @@ def test_every_dry_run_command_is_accepted_by_its_tool(tmp_path):
     commands = [shlex.split(line[2:]) for line in proc.stdout.splitlines() if line.startswith('+ ')]
     assert not list(tmp_path.iterdir())  # a dry run writes nothing
     tools = {'benchmark': load_tool('benchmark'), 'plan': load_tool('plan')}
-    from amd_mm.analysis import gpu_report
+    from amd_mm.measure import gpu_report
     seen = set()
     for argv in commands:
         if argv[1:3] == ['-m', 'pytest']:
             assert argv[argv.index('-m', 2) + 1] == 'gpu' and '--junitxml' in argv
             seen.add('pytest')
-        elif argv[1:3] == ['-m', 'amd_mm.analysis.gpu_report']:
+        elif argv[1:3] == ['-m', 'amd_mm.measure.gpu_report']:
             args = gpu_report.parse_args(argv[3:])
             assert args.out == str(tmp_path / 'gpu_check.json')
             seen.add('report')
@@ -73,7 +73,7 @@ def test_every_dry_run_command_is_accepted_by_its_tool(tmp_path):
 
 
 def test_report_merges_the_pieces(tmp_path, capsys):
-    from amd_mm.analysis import gpu_report
+    from amd_mm.measure import gpu_report
     bench = dict(device='cuda', device_name='GPU X', samples_per_step=2, sample_unit='clip',
                  step_time_s=dict(median=0.5), samples_per_s=4.0, peak_memory_mb=1000.0,
                  gflops_per_s=200.0, matmul_peak_gflops=800.0, matmul_peak_dtype='bf16',

@@ -123,7 +123,7 @@ def test_config_errors_at_build_time(overrides, match):
 def test_each_step_publishes_its_record_for_the_engine():
     from mmpretrain.structures import DataSample
 
-    from amd_mm.models.algorithms.step import last_step
+    from amd_mm.models.algorithms.contract import last_step
     model = build_image_amd()
     samples = [DataSample(metainfo=dict(img_path=f'img_{i}.jpg')) for i in range(8)]
     losses = model.loss(_fixed_batch(), samples)
@@ -134,15 +134,39 @@ def test_each_step_publishes_its_record_for_the_engine():
     for key, value in losses.items():
         assert not record.losses[key].requires_grad
         assert record.loss_terms()[key] == value.item()
+    with pytest.raises(AttributeError):  # published complete, never changed afterwards
+        record.losses = {}
     second = model.loss(_fixed_batch())  # a new step replaces the record
     assert last_step() is not record and last_step().files == []
     assert not torch.equal(last_step().masks.order, record.masks.order)
     del second
 
 
+def test_a_step_sorts_each_token_set_once(monkeypatch):
+    """Student, hidden and teacher-only sets are sorted once per step, however many
+    consumers and aligned layers ask (the decoder, the teacher, two generators)."""
+    model = build_image_amd()
+    sort, calls = torch.Tensor.sort, []
+
+    def counted(self, *args, **kwargs):
+        calls.append(tuple(self.shape))
+        return sort(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, 'sort', counted)
+    model.loss(_fixed_batch())
+    assert sorted(calls) == [(8, 16), (8, 16), (8, 48)]  # student, teacher-only, hidden
+    masks = model.mask_generator.peek(8, (1, 8, 8))
+    assert masks.ids_teacher(0.5) is masks.ids_teacher(0.5)
+    assert torch.equal(masks.ids_teacher(0.5),
+                       torch.cat([masks.ids_student, masks.ids_teacher_only(0.5)], dim=1))
+    on_student, on_teacher_only = masks.split_teacher(masks.ids_teacher(0.5))
+    assert torch.equal(on_student, masks.ids_student)
+    assert torch.equal(on_teacher_only, masks.ids_teacher_only(0.5))
+
+
 def test_reconstruct_keeps_visible_patches_and_predicts_hidden_ones():
     from amd_mm.models.utils import gather_tokens, patchify, pixel_targets
-    from amd_mm.models.utils.tokens import normalisation_of
+    from amd_mm.models.algorithms.preprocess import normalisation_of
     model = build_image_amd()
     model.train()
     x = _fixed_batch()
@@ -157,18 +181,47 @@ def test_reconstruct_keeps_visible_patches_and_predicts_hidden_ones():
     # inverts the target normalisation (in the preprocessor's [0, 1] pixel units)
     mean, std = normalisation_of(model.data_preprocessor)
     targets = pixel_targets(x, 4, 1, model.target_norm, mean=mean, std=std)
-    model.decoder.forward = lambda latent, ids_visible, ids_target, grid: gather_tokens(targets, ids_target)
+    model.decoder.forward = lambda latent, ids_student, ids_masked, grid: gather_tokens(targets, ids_masked)
     perfect, _ = model.reconstruct(x, masks)
     torch.testing.assert_close(perfect, x, rtol=1e-4, atol=1e-3)
 
 
 def test_construction_is_keyword_only():
-    from amd_mm.models.algorithms import AMD
+    from amd_mm.models.algorithms import AMD, DistillOptions
+    from amd_mm.registry import MMPRETRAIN_MODELS
     with pytest.raises(TypeError):
         AMD(dict(type='MaskedViT'), dict(type='AsymmetricMaskGenerator'))
     model = build_image_amd()
     with pytest.raises(TypeError):
-        model.init_distill(None, dict(type='AsymmetricMaskGenerator'))
+        model.init_distill(DistillOptions(mask_generator=dict(type='AsymmetricMaskGenerator')),
+                           MMPRETRAIN_MODELS)
+
+
+def test_options_are_declared_once_and_passed_through_by_both_shells():
+    """DistillOptions is the one declaration: both shells take exactly its fields (the
+    video shell with VideoDistillOptions' defaults), the config check knows them, and an
+    unknown key is refused naming it."""
+    import inspect
+    from dataclasses import MISSING, fields
+
+    from amd_mm.models.algorithms import AMD, DistillOptions, VideoAMD, VideoDistillOptions
+    from amd_mm.tools_lib.config_check import accepted_args
+    names = [f.name for f in fields(DistillOptions)]
+    assert [f.name for f in fields(VideoDistillOptions)] == names
+    for shell, options in ((AMD, DistillOptions), (VideoAMD, VideoDistillOptions)):
+        params = inspect.signature(shell).parameters
+        assert list(params) == ['backbone', *names, 'data_preprocessor', 'init_cfg']
+        assert all(p.kind is p.KEYWORD_ONLY for p in params.values())
+        for f in fields(options):
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            assert params[f.name].default == (inspect.Parameter.empty if default is MISSING
+                                              else default), f.name
+        assert accepted_args(shell) >= set(params)
+    assert inspect.signature(VideoAMD).parameters['teacher_layers'].default == (12, 24)
+    model = build_image_amd(target_norm='none', save_teacher=True)
+    assert model.target_norm == 'none' and model.save_teacher is True
+    with pytest.raises(TypeError, match='student_layer'):
+        build_image_amd(student_layer=[2])
 
 
 def test_symmetric_teacher_switches_the_generative_branch_off(monkeypatch):
@@ -183,11 +236,11 @@ def test_symmetric_teacher_switches_the_generative_branch_off(monkeypatch):
     assert model.branches[0].generators is None
     assert not any('generators' in name for name, _ in model.named_parameters())
     seen = []
-    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], args[2])))
+    model.teacher.register_forward_hook(lambda m, args, out: seen.append(args[1]))
     losses = model.loss(_fixed_batch())
     assert set(losses) == {'loss_rec', 'loss_dir'}
-    (ids_student, ids_teacher_only), = seen
-    assert ids_teacher_only is None and ids_student.shape == (8, 16)
+    (ids_teacher,), = [seen]
+    assert ids_teacher.shape == (8, 16)  # the student's 16 tokens, nothing more
 
 
 def test_direct_only_teacher_still_sees_its_own_tokens():
@@ -196,11 +249,12 @@ def test_direct_only_teacher_still_sees_its_own_tokens():
     context of the teacher-only tokens, so direct-only is not the symmetric arm."""
     model = build_image_amd(generator=None, loss_gen=None)  # teacher ratio 0.5, student 0.75
     seen = []
-    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], args[2], out[0])))
+    model.teacher.register_forward_hook(lambda m, args, out: seen.append((args[1], out)))
     x = _fixed_batch()
     losses = model.loss(x)
     assert set(losses) == {'loss_rec', 'loss_dir'}
-    (ids_student, ids_teacher_only, targets), = seen
-    assert ids_teacher_only is not None and ids_teacher_only.shape == (8, 16)  # 32 seen - 16
-    without_context, _ = model.teacher(x, ids_student, None, model.branches[0].teacher_layers)
-    assert not torch.allclose(without_context[-1], targets[-1], atol=1e-4)
+    (ids_teacher, feats), = seen
+    assert ids_teacher.shape == (8, 32)  # 16 of the student's + 16 only the teacher sees
+    ids_student, targets = ids_teacher[:, :16], feats[-1][:, :16]
+    without_context = model.teacher(x, ids_student, model.branches[0].teacher_layers)
+    assert not torch.allclose(without_context[-1], targets, atol=1e-4)

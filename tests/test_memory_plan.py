@@ -1,7 +1,7 @@
-"""The memory planner (amd_mm.analysis.memory_plan, tools/plan.py): its fake-tensor
+"""The memory planner (amd_mm.measure.memory_plan, tools/plan.py): its fake-tensor
 estimate of a step's peak agrees with the allocator's measured peak of the same step on
 the tiny configs, its parts add up, and its batch search lands on the edge of the budget.
-The official step's estimate (amd_mm.analysis.official_amd) is checked the same way when
+The official step's estimate (amd_mm.measure.official_amd) is checked the same way when
 an export of the official repository is given in $AMD_OFFICIAL_ROOT."""
 import importlib.util
 import json
@@ -18,12 +18,12 @@ TOLERANCE = 0.15  # estimate within 15 % of the measured peak
 
 @pytest.fixture(scope='module')
 def planning():
-    from amd_mm.analysis import memory_plan, step
+    from amd_mm.measure import memory_plan, step
     return memory_plan, step
 
 
 def tiny_cfg(config, **options):
-    from amd_mm.analysis.step import load_step_config
+    from amd_mm.measure.step import load_step_config
     return load_step_config(osp.join(ROOT, config), options or None)
 
 
@@ -117,7 +117,7 @@ def load_plan_tool():
 
 
 def test_plan_tool_names_a_missing_official_export(monkeypatch, tmp_path, capsys):
-    from amd_mm.analysis.official_amd import ENV_VAR, official_root
+    from amd_mm.measure.official_amd import ENV_VAR, official_root
     monkeypatch.delenv(ENV_VAR, raising=False)
     assert official_root() is None  # nothing given: the comparison is skipped
     tool = load_plan_tool()
@@ -132,7 +132,7 @@ def test_plan_tool_names_a_missing_official_export(monkeypatch, tmp_path, capsys
 
 # -- the official step (needs an export of MCG-NJU/AMD in $AMD_OFFICIAL_ROOT) -------------
 def official_export():
-    from amd_mm.analysis.official_amd import official_root
+    from amd_mm.measure.official_amd import official_root
     root = official_root()
     if root is None:
         pytest.skip('set AMD_OFFICIAL_ROOT to an export of MCG-NJU/AMD (git --git-dir=<mirror> '
@@ -151,7 +151,7 @@ def small_official_cfg():
 def test_official_import_leaves_the_process_as_it_was():
     import timm
     root = official_export()
-    from amd_mm.analysis.official_amd import import_official
+    from amd_mm.measure.official_amd import import_official
     path, entry = list(sys.path), timm.models.model_entrypoint('vit_large_patch16_224')
     modules = import_official(root)
     assert hasattr(modules.pretrain, 'PretrainAMD') and hasattr(modules.optim_factory,
@@ -164,7 +164,7 @@ def test_official_import_leaves_the_process_as_it_was():
 
 def test_official_estimate_is_within_15_percent_of_its_measured_peak():
     root = official_export()
-    from amd_mm.analysis.official_amd import (OfficialPlanner, OfficialSettings,
+    from amd_mm.measure.official_amd import (OfficialPlanner, OfficialSettings,
                                               measure_official_memory)
     settings = OfficialSettings.from_config(small_official_cfg())
     assert (settings.student_width, settings.teacher_width, settings.grid) == (384, 384, (8, 4, 4))

@@ -197,7 +197,7 @@ def test_finetune_examples_load_every_backbone_tensor_of_a_student(modality, siz
 # -- publishing for a plain toolbox process --------------------------------------------------
 @pytest.mark.slow
 def test_publish_drops_training_state_and_keeps_tensors(pretrained_examples, tmp_path):
-    from amd_mm.tools_lib.publish import publish
+    from amd_mm.checkpoints.publish import publish
     src = osp.join(pretrained_examples['image'], 'epoch_1.pth')
     raw = torch.load(src, map_location='cpu', weights_only=False)
     with pytest.raises(Exception, match='Weights only load failed'):
@@ -265,7 +265,7 @@ PLAIN_TOOLBOX = textwrap.dedent('''
 
 @pytest.mark.e2e
 def test_published_students_load_in_a_process_without_amd_mm(pretrained_examples, tmp_path):
-    from amd_mm.tools_lib.publish import publish
+    from amd_mm.checkpoints.publish import publish
     out = run_tool('tools/publish_checkpoint.py', pretrained_examples['image'],
                    str(tmp_path / 'amd_image.pth'), '--backbone-only').stdout
     published = dict(image=out.split(':')[0].strip(),  # the tool prints the final name first

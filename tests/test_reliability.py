@@ -379,7 +379,7 @@ def test_two_nodes_restart_after_a_killed_worker_and_a_lost_node(demo_root, tmp_
     rendezvous timeout naming the lost rank, the last checkpoint intact; relaunched, the
     job finishes with the losses and weights of an uninterrupted run, every sample seen
     once per epoch across the ranks."""
-    from amd_mm.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
+    from amd_mm.checkpoints import load_checkpoint_file, resolve_checkpoint
     (tmp_path / 'sample_recorder.py').write_text(RECORDER)
     config = str(tmp_path / 'elastic_mae_tiny.py')
     lost_s, rdzv_s = 3, 15

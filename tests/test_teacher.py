@@ -18,7 +18,8 @@ def test_teacher_features_equal_a_run_by_hand():
     vit = teacher.backbone
     x = torch.randn(3, 3, 32, 32)
     m = AsymmetricMaskGenerator(0.75, 0.5, seed=0)(3, (1, 8, 8))
-    on_s, on_d = teacher(x, m.ids_student, m.ids_teacher_only(0.5), [1, 3])
+    feats = teacher(x, m.ids_teacher(0.5), [1, 3])
+    on_s, on_d = zip(*(m.split_teacher(f) for f in feats))
     for b in range(3):
         tokens = vit.patch_embed(x[b:b + 1])[0] + vit.pos_embed[:, 1:]
         keep = m.ids_student[b].tolist() + m.ids_teacher_only(0.5)[b].tolist()
@@ -39,7 +40,7 @@ def test_teacher_stops_after_the_deepest_layer():
     for i, layer in enumerate(teacher.backbone.layers):
         layer.register_forward_hook(lambda *a, i=i: calls.append(i))
     m = AsymmetricMaskGenerator(0.75, 0.5, seed=0)(2, (1, 8, 8))
-    teacher(torch.randn(2, 3, 32, 32), m.ids_student, m.ids_teacher_only(0.5), [2])
+    teacher(torch.randn(2, 3, 32, 32), m.ids_teacher(0.5), [2])
     assert calls == [0, 1]
 
 

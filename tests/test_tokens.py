@@ -76,7 +76,7 @@ def _official_targets_float64(pixels_uint8, patch, tubelet, per_channel):
 
 
 def test_video_targets_equal_float64_official_formula_on_flat_patches():
-    from amd_mm.models.utils.tokens import normalisation_of
+    from amd_mm.models.algorithms.preprocess import normalisation_of
     from amd_mm.registry import MMACTION_MODELS, build_model
     pre = build_model(dict(type='ActionDataPreprocessor', mean=MEAN, std=STD, format_shape='NCTHW'),
                       MMACTION_MODELS)
@@ -101,7 +101,7 @@ def test_video_targets_equal_float64_official_formula_on_flat_patches():
 
 
 def test_image_targets_equal_float64_official_formula_per_patch():
-    from amd_mm.models.utils.tokens import normalisation_of
+    from amd_mm.models.algorithms.preprocess import normalisation_of
     from amd_mm.registry import MMPRETRAIN_MODELS, build_model
     pre = build_model(dict(type='SelfSupDataPreprocessor', mean=MEAN, std=STD, to_rgb=True), MMPRETRAIN_MODELS)
     image = _clip_with_flat_patches()[:, :, 1]  # (1, 3, 32, 32), BGR as loaded

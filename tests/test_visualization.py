@@ -44,7 +44,7 @@ def test_vis_hook_writes_pngs_during_training(demo_root, teacher_ckpts, tmp_path
 
 @pytest.mark.parametrize('teacher', [True, False])
 def test_render_restores_state(teacher_ckpts, teacher):
-    from amd_mm.engine.visualization import render_reconstruction, views_of
+    from amd_mm.models.algorithms.pictures import render_reconstruction, views_of
     model = build_image_amd(teacher_ckpt=teacher_ckpts['image'] if teacher else None,
                             teacher=teacher)
     model.train()

@@ -45,7 +45,7 @@ all videos, wall and CPU time), the per-step profile (milliseconds per video of 
 transform, ``RepeatAugment``'s own steps included), and videos/s and clips/s through a
 DataLoader with each of ``--workers`` worker counts (default 1, 2 and the CPU count;
 ``--batches`` videos timed after each worker's first). With ``--official`` the same
-videos also go through the official dataset class (``amd_mm.analysis.official_data``;
+videos also go through the official dataset class (``amd_mm.measure.official_data``;
 SSv2 classes read JPEG frames, so both sides do then), the two implementations
 alternating round by round, every video seeded alike on both sides, and the per-round
 ratios official / amd_mm are summarised (``speedup``: median, quartiles, min, max); the
@@ -55,7 +55,7 @@ their list files (``official.pandas`` in the output says which).
 Without ``--official`` that part is skipped. ``--iters 0`` skips the training steps.
 
 The reusable pieces (input geometry, synthetic batches, counters) live in
-``amd_mm.analysis``; this file is the command line around them.
+``amd_mm.measure``; this file is the command line around them.
 """
 import argparse
 import contextlib
@@ -70,10 +70,10 @@ import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes lo
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
-from amd_mm.analysis.counters import (current_rss_mb, flop_counter,  # noqa: E402
+from amd_mm.measure.counters import (current_rss_mb, flop_counter,  # noqa: E402
                                       matmul_peak_gflops, peak_rss_mb, saved_for_backward_bytes,
                                       sync, time_calls, time_summary)
-from amd_mm.analysis.step import (DTYPES, build_model_and_optim_wrapper, input_geometry,  # noqa: E402
+from amd_mm.measure.step import (DTYPES, build_model_and_optim_wrapper, input_geometry,  # noqa: E402
                                   load_step_config, make_batch)
 from amd_mm.tools_lib.cli import run_main  # noqa: E402
 
@@ -176,14 +176,14 @@ def measure_dataloader(cfg, args) -> dict:
     import cv2
     from mmengine.registry import init_default_scope
 
-    from amd_mm.analysis import data_pipeline as dp
+    from amd_mm.measure import data_pipeline as dp
     from amd_mm.tools_lib.demo_data import make_benchmark_videos
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     split = args.pipeline
     setting = root = official = None
     if args.official is not None:
-        from amd_mm.analysis.official_amd import official_root
-        from amd_mm.analysis.official_data import OfficialSetting
+        from amd_mm.measure.official_amd import official_root
+        from amd_mm.measure.official_data import OfficialSetting
         root = official_root(args.official or None)
         if root is None:
             raise FileNotFoundError('--official: no export of MCG-NJU/AMD given and '
@@ -202,7 +202,7 @@ def measure_dataloader(cfg, args) -> dict:
         views = dp.clips_of(dataset.prepare_data(0))  # also the untimed first call
         impls = dict(amd_mm=dataset.prepare_data)
         if setting is not None:
-            from amd_mm.analysis.official_data import OfficialPipeline, import_official_data
+            from amd_mm.measure.official_data import OfficialPipeline, import_official_data
             official = OfficialPipeline(import_official_data(root), setting, data)
             official.video(0)
             impls['official'] = official.video
@@ -239,7 +239,7 @@ def measure_dataloader(cfg, args) -> dict:
 
 
 def measure_official(cfg, args, device) -> dict:
-    from amd_mm.analysis.official_amd import (OfficialSettings, official_root,
+    from amd_mm.measure.official_amd import (OfficialSettings, official_root,
                                               time_official_steps)
     root = official_root(args.official or None)
     if root is None:

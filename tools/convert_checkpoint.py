@@ -16,7 +16,7 @@
     # ... and back: an amd_mm VideoAMD checkpoint -> the official PretrainAMD layout
     python tools/convert_checkpoint.py work_dirs/x/epoch_200.pth DST.pth --whole --to videomae
 
-Layouts are detected from the keys (see amd_mm/utils/convert.py). The output is
+Layouts are detected from the keys (see amd_mm/checkpoints/convert.py). The output is
 ``{'state_dict': {...}, 'meta': {...}}``; with the default ``backbone.`` prefix it loads
 into the toolboxes' fine-tuning backbones through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` and into
@@ -35,11 +35,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import amd_mm  # noqa: E402,F401
-from amd_mm.utils.checkpoint import extract_state_dict, load_checkpoint_file  # noqa: E402
+from amd_mm.checkpoints import extract_state_dict, load_checkpoint_file  # noqa: E402
+from amd_mm.checkpoints.convert import (NOT_IN_OFFICIAL_PRETRAIN, check_against,  # noqa: E402
+                                        convert, convert_official_pretrain, detect_layout,
+                                        is_official_pretrain, missing_after_conversion,
+                                        to_official_pretrain)
 from amd_mm.tools_lib.cli import run_main  # noqa: E402
-from amd_mm.utils.convert import (NOT_IN_OFFICIAL_PRETRAIN, check_against, convert,  # noqa: E402
-                                  convert_official_pretrain, detect_layout, is_official_pretrain,
-                                  missing_after_conversion, to_official_pretrain)
 
 
 def target_state(config: str, component: str) -> dict:

@@ -11,7 +11,7 @@
 #    (--official DIR or $AMD_OFFICIAL_ROOT);
 # 4. tools/plan.py's estimate beside the measured peak of the same step (both dtypes);
 # 5. one JSON record, DIR/gpu_check.json, and the README rows on stdout
-#    (python -m amd_mm.analysis.gpu_report).
+#    (python -m amd_mm.measure.gpu_report).
 #
 # --dry-run prints the commands without running them; --cpu-smoke runs every piece on the
 # CPU at a tiny size (64 px, one step, two blocks per encoder unless --official; the gpu
@@ -103,6 +103,6 @@ for setting in video image; do
     --device $DEVICE --json "${opts[@]}"
 done
 
-run report.md $PY -m amd_mm.analysis.gpu_report "$PARTS" --out "$OUT/gpu_check.json" \
+run report.md $PY -m amd_mm.measure.gpu_report "$PARTS" --out "$OUT/gpu_check.json" \
   --date "$(date -u +%Y-%m-%d)"
 [[ $MODE == dry ]] || { cat "$PARTS/report.md"; echo "record: $OUT/gpu_check.json"; }

@@ -19,7 +19,7 @@ videos per step) at that batch.
 How: the model is built once on the CPU, its weights are replaced by fake tensors
 (``FakeTensorMode``: shapes only) and the step runs on a fake batch of any size under
 torch's ``MemTracker``; mixed precision follows CUDA autocast's rules. Details and
-limits: ``amd_mm/analysis/memory_plan.py``. ``--dtype`` defaults to the config's
+limits: ``amd_mm/measure/memory_plan.py``. ``--dtype`` defaults to the config's
 (``AmpOptimWrapper``: its dtype or fp16; otherwise fp32).
 
 ``--official [DIR]`` also estimates the official MCG-NJU/AMD step at the same settings
@@ -27,7 +27,7 @@ limits: ``amd_mm/analysis/memory_plan.py``. ``--dtype`` defaults to the config's
 run time) and the ratio amd_mm / official. ``--measure`` runs the step (and the official
 one) for real on ``--device`` at the same batch and prints the measured peak beside the
 estimate (on CUDA ``max_memory_allocated``; on the CPU the allocator's own count, see
-``amd_mm/analysis/counters.py``). ``--json`` prints one JSON line instead of the text
+``amd_mm/measure/counters.py``). ``--json`` prints one JSON line instead of the text
 report; ``--markdown`` prints one row of the README's scaling table.
 """
 import argparse
@@ -45,8 +45,8 @@ import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes lo
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
-from amd_mm.analysis.memory_plan import GiB, MiB, PARTS, StepPlanner, measure_step_memory  # noqa: E402
-from amd_mm.analysis.step import DTYPES, amp_dtype, load_step_config  # noqa: E402
+from amd_mm.measure.memory_plan import GiB, MiB, PARTS, StepPlanner, measure_step_memory  # noqa: E402
+from amd_mm.measure.step import DTYPES, amp_dtype, load_step_config  # noqa: E402
 from amd_mm.tools_lib.cli import run_main  # noqa: E402
 
 
@@ -111,7 +111,7 @@ def measure_device(args) -> torch.device:
 
 
 def official_export(args) -> str:
-    from amd_mm.analysis.official_amd import official_root
+    from amd_mm.measure.official_amd import official_root
     root = official_root(args.official or None)
     if root is None:
         raise FileNotFoundError('--official: no export of MCG-NJU/AMD given and '
@@ -171,7 +171,7 @@ def plan(args) -> dict:
 
 
 def plan_official(args, root, cfg, planner, dtype, gpus, ours) -> dict:
-    from amd_mm.analysis.official_amd import OfficialPlanner, OfficialSettings
+    from amd_mm.measure.official_amd import OfficialPlanner, OfficialSettings
     settings = OfficialSettings.from_config(cfg, planner.model)
     official = OfficialPlanner(root, settings, dtype, gpus, with_cp=args.with_cp)
     theirs = official.estimate(settings.videos)
@@ -180,7 +180,7 @@ def plan_official(args, root, cfg, planner, dtype, gpus, ours) -> dict:
                note='the official loop zeroes gradients after the forward, so the previous '
                     "step's gradients are alive during it; torch's AdamW uses foreach on CUDA")
     if args.measure:
-        from amd_mm.analysis.official_amd import measure_official_memory
+        from amd_mm.measure.official_amd import measure_official_memory
         measured = measure_official_memory(root, settings, measure_device(args), dtype)
         out['measured'] = dict(peak=round(measured['peak_bytes'] / MiB, 2),
                                estimate_over_measured=round(theirs.peak / measured['peak_bytes'], 4))

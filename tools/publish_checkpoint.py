@@ -21,8 +21,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from amd_mm.checkpoints.publish import describe, publish  # noqa: E402
 from amd_mm.tools_lib.cli import run_main  # noqa: E402
-from amd_mm.tools_lib.publish import describe, publish  # noqa: E402
 
 
 def main(argv=None):

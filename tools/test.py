@@ -15,8 +15,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes load)
 from mmengine.runner import Runner  # noqa: E402
 
-from amd_mm.tools_lib.cli import load_config, run_main, with_checked_loads  # noqa: E402
+from amd_mm.checkpoints import trusted_by, trusting_checkpoints  # noqa: E402
+from amd_mm.compat import enable_cpu_distributed  # noqa: E402
+from amd_mm.tools_lib.cli import run_main, with_checked_loads  # noqa: E402
 from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
+from amd_mm.utils.config import load_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,6 +42,7 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint file {args.checkpoint!r} does not exist')
+    enable_cpu_distributed(args.launcher)  # gloo on a machine without CUDA
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     with_checked_loads(cfg)  # a checkpoint of another model is an error, not random weights
@@ -53,8 +57,8 @@ def main(argv=None):
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     preflight(cfg, loaders=('test',), train=False)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    with trusting_checkpoints(trusted_by(cfg)):  # full unpickling only when the config opts in
+        metrics = Runner.from_cfg(cfg).test()
     print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()},
                      default=str))
 

@@ -15,10 +15,13 @@ import amd_mm  # noqa: E402,F401  (applies amd_mm.compat before the toolboxes lo
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from amd_mm.checkpoints import trusted_by, trusting_checkpoints  # noqa: E402
+from amd_mm.compat import enable_cpu_distributed  # noqa: E402
 from amd_mm.engine.optim_wrapper import enable_amp  # noqa: E402
-from amd_mm.tools_lib.cli import load_config, run_main, with_checked_loads  # noqa: E402
+from amd_mm.tools_lib.cli import run_main, with_checked_loads  # noqa: E402
 from amd_mm.tools_lib.config_check import CfgOptionsAction, preflight  # noqa: E402
 from amd_mm.tools_lib.workdir import settle_resume, use_resumable_loop, work_dir_lock  # noqa: E402
+from amd_mm.utils.config import load_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -45,6 +48,7 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
+    enable_cpu_distributed(args.launcher)  # gloo on a machine without CUDA
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         note = enable_amp(cfg)  # keeps the non-finite guard (NonFiniteGuardAmpOptimWrapper)
@@ -66,7 +70,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     preflight(cfg)  # config keys, dataset list files, AMP device: one sentence each
-    with work_dir_lock(cfg.work_dir, args.launcher):  # one run per work_dir
+    # one run per work_dir; full unpickling only when the config opts in (trust_checkpoints)
+    with work_dir_lock(cfg.work_dir, args.launcher), trusting_checkpoints(trusted_by(cfg)):
         runner = Runner.from_cfg(cfg)
         runner.train()
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine.visualization import batch_inputs
+from ..models.algorithms.contract import batch_inputs
 
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 MEAN_POOL = (1, 1, 1)

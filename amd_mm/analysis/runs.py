@@ -49,7 +49,7 @@ def reroot(value, out: str):
 def load_run_config(path: str, out: str, work_dir: str, name: str, seed: int,
                     options: Optional[dict] = None):
     """A study config with the runtime settings of one run (see the module docstring)."""
-    from ..tools_lib.cli import load_config
+    from ..utils.config import load_config
     cfg = load_config(path, cfg_options=options or None, work_dir=work_dir)
     reroot(cfg._cfg_dict, out)
     cfg.work_dir = work_dir
@@ -110,7 +110,8 @@ def render_masks(model, loader, path: str, title: str) -> List[int]:
     import numpy as np
     import torch
     from PIL import Image
-    from ..engine.visualization import batch_inputs, render_reconstruction
+    from ..models.algorithms.contract import batch_inputs
+    from ..models.algorithms.pictures import render_reconstruction
     picks = np.linspace(0, len(loader.dataset) - 1, 4).round().astype(int)
     batch = loader.collate_fn([loader.dataset[int(i)] for i in picks])
     with torch.random.fork_rng(devices=[]):

@@ -27,12 +27,14 @@ from mmcv.transforms import BaseTransform, Compose, LoadImageFromFile
 from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
 from mmengine.logging import print_log
 
+from ..utils.errors import UserError
 
-class BadVideoError(RuntimeError):
+
+class BadVideoError(UserError, RuntimeError):
     """A video that cannot be used for training (unreadable or too short)."""
 
 
-class BadImageError(RuntimeError):
+class BadImageError(UserError, RuntimeError):
     """An image that cannot be used for training (unreadable or truncated)."""
 
 

@@ -18,11 +18,13 @@ import re
 import time
 from typing import List, Optional
 
+from ..utils.errors import UserError
+
 COMM_ERROR = re.compile(r'gloo|nccl|connection (closed|reset)|broken pipe|read error|'
                         r'timed? ?out|socket', re.I)
 
 
-class LostRankError(RuntimeError):
+class LostRankError(UserError, RuntimeError):
     """A rank of a distributed run stopped answering (its process or node is gone)."""
 
 
@@ -73,7 +75,7 @@ def describe_loss(err: BaseException, iteration: int, work_dir: str, timeout: fl
     rank at ``iteration``, or None when every rank is still there (not a lost rank)."""
     from mmengine.dist import get_rank, get_world_size
 
-    from ..utils.checkpoint import read_pointer
+    from ..checkpoints import read_pointer
     rank, world = get_rank(), get_world_size()
     lost = lost_ranks(rank, world, timeout, run_id)
     if lost == []:

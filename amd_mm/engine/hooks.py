@@ -7,28 +7,32 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import get_world_size, is_distributed
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models.algorithms.step import last_step
-
-
-def _unwrap(model):
-    return model.module if is_model_wrapper(model) else model
+from ..models.algorithms.contract import as_distill_model, last_step
+from ..utils.runtime import unwrap
 
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Save the python / numpy / torch random states in every checkpoint and keep the
-    loaded ones on the runner (``runner.amd_rng_state``), so a resumed run draws the
-    same augmentations as an uninterrupted one. :class:`ResumableEpochBasedTrainLoop`
-    adds it and restores the states where the interrupted run stood.
+    loaded ones until the train loop takes them (:meth:`take_loaded`), so a resumed run
+    draws the same augmentations as an uninterrupted one.
+    :class:`~amd_mm.engine.ResumableEpochBasedTrainLoop` adds it and restores the states
+    where the interrupted run stood.
 
-    In a distributed run every rank's states are saved (``rng_state_ranks``, gathered by
-    :meth:`gather` when a checkpoint is about to be written: only rank 0 writes it) and
-    each rank of a resumed run with the same number of processes restores its own."""
+    In a distributed run every rank's states are saved (``rng_state_ranks``) and each rank
+    of a resumed run with the same number of processes restores its own. MMEngine calls
+    ``before_save_checkpoint`` on rank 0 only, so the states are gathered (a collective)
+    before, when every rank reaches the checkpoint hook
+    (:data:`~amd_mm.checkpoints.durable.GATHER_EVENT`, called by
+    ``DurableCheckpointHook``), and kept on this hook until rank 0 writes them."""
 
     priority = 'VERY_LOW'
+
+    def __init__(self):
+        self._loaded = None
+        self._ranks = None
 
     @staticmethod
     def capture() -> dict:
@@ -41,26 +45,29 @@ class RNGStateHook(Hook):
         np.random.set_state(state['numpy'])
         torch.set_rng_state(state['torch'])
 
-    @classmethod
-    def gather(cls, runner) -> None:
-        """Collect every rank's states for the checkpoint about to be written (a collective:
-        call it on every rank; the checkpoint hooks do, before saving)."""
-        from mmengine.dist import all_gather_object
+    def take_loaded(self):
+        """The states of the checkpoint this run resumed from (once; None otherwise)."""
+        loaded, self._loaded = self._loaded, None
+        return loaded
+
+    def before_save_checkpoint_on_every_rank(self, runner) -> None:
+        """Gather every rank's states for the checkpoint about to be written (a
+        collective: the checkpoint hook calls it on every rank, see the class docstring)."""
         if is_distributed():
-            runner.amd_rng_states = all_gather_object(cls.capture())
+            from mmengine.dist import all_gather_object
+            self._ranks = all_gather_object(self.capture())
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['rng_state'] = self.capture()
-        states = getattr(runner, 'amd_rng_states', None)
-        if states:
-            checkpoint['rng_state_ranks'] = states
-        runner.amd_rng_states = None
+        ranks, self._ranks = self._ranks, None
+        if ranks:
+            checkpoint['rng_state_ranks'] = ranks
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from mmengine.dist import get_rank
         states = checkpoint.get('rng_state_ranks')
         own = len(states) == get_world_size() if states else False
-        runner.amd_rng_state = states[get_rank()] if own else checkpoint.get('rng_state')
+        self._loaded = states[get_rank()] if own else checkpoint.get('rng_state')
 
 
 @HOOKS.register_module()
@@ -68,7 +75,7 @@ class DistSanityHook(Hook):
     """Checks, every ``interval`` iterations of a distributed run, that
 
     * every rank holds bit-identical student (trainable) weights,
-    * the teacher is in eval mode with ``requires_grad=False`` on every rank,
+    * every teacher is in eval mode with ``requires_grad=False`` on every rank,
     * the ranks drew different masks in the last step.
 
     A violation raises ``RuntimeError`` naming the first offending parameter; the
@@ -83,7 +90,7 @@ class DistSanityHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if not is_distributed() or not self.every_n_train_iters(runner, self.interval):
             return
-        model = _unwrap(runner.model)
+        model = unwrap(runner.model)
         names, sums = [], []
         for name, param in model.named_parameters():
             if param.requires_grad:
@@ -97,8 +104,9 @@ class DistSanityHook(Hook):
             if len(diff):
                 raise RuntimeError(f'DistSanityHook: rank {rank} holds different weights than rank 0 '
                                    f'at iter {runner.iter + 1}, first {names[int(diff[0])]!r}')
-        teacher = getattr(model, 'teacher', None)
-        if teacher is not None and (teacher.training or any(p.requires_grad for p in teacher.parameters())):
+        distill = as_distill_model(model)
+        teachers = [view.module for view in distill.teacher_views()] if distill else []
+        if any(t.training or any(p.requires_grad for p in t.parameters()) for t in teachers):
             raise RuntimeError('DistSanityHook: the teacher is not frozen (train mode or requires_grad)')
         record = last_step()
         differ = None
@@ -112,5 +120,5 @@ class DistSanityHook(Hook):
             differ = len(set(float(m) for m in all_masks)) == len(all_masks)
         runner.logger.info(
             f'DistSanityHook: iter {runner.iter + 1}: student weights identical on '
-            f'{get_world_size()} ranks; teacher frozen: {teacher is not None}; '
+            f'{get_world_size()} ranks; teacher frozen: {bool(teachers)}; '
             f'masks differ across ranks: {differ}')

@@ -1,13 +1,12 @@
 """A train loop that resumes exactly, also from a checkpoint taken mid-epoch."""
 from mmengine.dist import all_gather_object, get_world_size, is_distributed
-from mmengine.model import is_model_wrapper
 from mmengine.registry import LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 
+from ..checkpoints import CheckedLoadHook, TeacherPinHook
+from ..utils.runtime import unwrap
 from .elastic import LostRankError, describe_loss, is_comm_error
 from .hooks import RNGStateHook
-from .load_check import CheckedLoadHook
-from .teacher_pin import TeacherPinHook
 
 EPOCH_LENGTH = 'amd_mm.epoch_length'  # message-hub key, saved in every checkpoint
 
@@ -45,8 +44,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             sign of life after a failed collective before they name the missing ones.
         Others as MMEngine's ``EpochBasedTrainLoop``.
 
-    :class:`~amd_mm.engine.TeacherPinHook` and :class:`~amd_mm.engine.CheckedLoadHook`
-    are added too.
+    :class:`~amd_mm.checkpoints.TeacherPinHook` and
+    :class:`~amd_mm.checkpoints.CheckedLoadHook` are added too.
     """
 
     def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
@@ -56,12 +55,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         for hook in (RNGStateHook, TeacherPinHook, CheckedLoadHook):
             if not any(isinstance(h, hook) for h in runner.hooks):
                 runner.register_hook(hook())
+        self._rng = next(h for h in runner.hooks if isinstance(h, RNGStateHook))
 
     def run(self):
         from ..datasets.list_files import check_labels
         self._check_epoch_length()
-        model = self.runner.model
-        check_labels(self.dataloader.dataset, model.module if is_model_wrapper(model) else model)
+        check_labels(self.dataloader.dataset, unwrap(self.runner.model))
         if not is_distributed():
             return super().run()
         run_id = self._check_same_start()
@@ -129,8 +128,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                                     f'{self._epoch + 1} trained before the checkpoint')
         # the random states saved with the checkpoint are restored right before the
         # first batch the interrupted run had not trained on is drawn
-        rng = getattr(self.runner, 'amd_rng_state', None)
-        self.runner.amd_rng_state = None
+        rng = self._rng.take_loaded()
         if rng is not None and done <= 0:
             RNGStateHook.restore(rng)
         for idx, data_batch in enumerate(self.dataloader):

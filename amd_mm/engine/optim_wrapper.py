@@ -10,7 +10,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
-from ..models.algorithms.step import last_step
+from ..models.algorithms.contract import last_step
 
 AMP_NEEDS_GPU = ("MMEngine's mixed precision (AmpOptimWrapper) needs a GPU (CUDA, NPU, MLU or "
                  'MUSA) and this machine has none')
@@ -37,7 +37,7 @@ class NonFiniteGuardMixin:
         *args, **kwargs: the wrapped class's arguments.
 
     Either way one log line gives the iteration, every loss term and the files of
-    the batch (from the step's :class:`~amd_mm.models.algorithms.step.StepRecord`). In
+    the batch (from the step's :class:`~amd_mm.models.algorithms.contract.StepRecord`). In
     distributed runs the ranks agree (all-reduce) so they skip together.
     """
 
@@ -93,7 +93,9 @@ class NonFiniteGuardMixin:
         self.skipped_in_a_row.append(self._describe(loss, terms_too=False))
         print_log(f'{message}: step skipped ({self.num_skipped} so far, '
                   f'{len(self.skipped_in_a_row)} in a row)', logger='current', level=40)
-        self._inner_count += 1  # keep accumulation windows aligned
+        # keep accumulation windows aligned: MMEngine has no public way to count a step
+        # without a backward pass (its OptimWrapper.backward asks subclasses to do this)
+        self._inner_count = self.inner_count + 1
         self.zero_grad(**(zero_kwargs or {}))
 
 

@@ -11,8 +11,8 @@ are exact for every sample, so token sets batch with a single gather (no padding
 per-sample loops in the model).
 """
 import math
-from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -32,7 +32,11 @@ class AsymMask:
     One vocabulary for the token sets: ``ids_student`` (seen by the student),
     ``ids_masked`` (hidden from the student: the pixel decoder's targets) and
     ``ids_teacher_only(ratio)`` (seen by a teacher of mask ratio ``ratio`` but not by the
-    student: the generators' targets). A teacher runs ``ids_teacher(ratio)``.
+    student: the generators' targets). A teacher runs ``ids_teacher(ratio)``, the
+    student's tokens first; :meth:`split_teacher` cuts its outputs back into the two.
+
+    Each set is sorted once, when first asked for, and kept (a step asks for the same
+    sets once per consumer and aligned layer): treat the object as read-only.
 
     Attributes:
         order (LongTensor): ``(B, L)`` visibility order (``L = N`` tokens, or the
@@ -45,40 +49,55 @@ class AsymMask:
     num_student: int
     grid: Tuple[int, int, int]
     tube: bool = False
+    _sets: Dict[object, torch.Tensor] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
 
     @property
     def num_tokens(self) -> int:
         t, h, w = self.grid
         return t * h * w
 
-    def _expand(self, positions: torch.Tensor) -> torch.Tensor:
-        positions = positions.sort(dim=1).values
-        if not self.tube:
-            return positions
-        t, h, w = self.grid
-        offsets = torch.arange(t, device=positions.device).view(1, t, 1) * (h * w)
-        return (positions.unsqueeze(1) + offsets).flatten(1)
+    def _set(self, key, start: int, stop: Optional[int]) -> torch.Tensor:
+        """Token ids of the positions ``order[:, start:stop]``, sorted (computed once)."""
+        ids = self._sets.get(key)
+        if ids is None:
+            positions = self.order[:, start:stop].sort(dim=1).values
+            if self.tube:
+                t, h, w = self.grid
+                offsets = torch.arange(t, device=positions.device).view(1, t, 1) * (h * w)
+                positions = (positions.unsqueeze(1) + offsets).flatten(1)
+            ids = self._sets[key] = positions
+        return ids
 
     @property
     def ids_student(self) -> torch.Tensor:
         """Tokens the student sees."""
-        return self._expand(self.order[:, :self.num_student])
+        return self._set('student', 0, self.num_student)
 
     @property
     def ids_masked(self) -> torch.Tensor:
         """Tokens hidden from the student (the pixel decoder's targets)."""
-        return self._expand(self.order[:, self.num_student:])
+        return self._set('masked', self.num_student, None)
 
     def ids_teacher_only(self, ratio: float) -> torch.Tensor:
         """Tokens a teacher with mask ratio ``ratio`` sees and the student does not
         (``ratio=0``, a full view: ``ids_masked``; the student's own ratio: none)."""
         num_teacher = num_visible(self.order.shape[1], ratio)
-        return self._expand(self.order[:, self.num_student:num_teacher])
+        return self._set(('teacher_only', num_teacher), self.num_student, num_teacher)
 
     def ids_teacher(self, ratio: float) -> torch.Tensor:
         """Tokens a teacher with mask ratio ``ratio`` sees, in the order it runs them
         (the student's first)."""
-        return torch.cat([self.ids_student, self.ids_teacher_only(ratio)], dim=1)
+        key = ('teacher', num_visible(self.order.shape[1], ratio))
+        if key not in self._sets:
+            self._sets[key] = torch.cat([self.ids_student, self.ids_teacher_only(ratio)], dim=1)
+        return self._sets[key]
+
+    def split_teacher(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, K, ...)`` on a teacher's tokens in :meth:`ids_teacher` order ->
+        ``(x on ids_student, x on ids_teacher_only)``."""
+        n_s = self.ids_student.shape[1]
+        return x[:, :n_s], x[:, n_s:]
 
     def to_bool(self, ids: torch.Tensor) -> torch.Tensor:
         """``(B, N)`` boolean map that is True at ``ids``."""

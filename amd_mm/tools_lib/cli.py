@@ -1,7 +1,8 @@
-"""Shared pieces of the command-line tools (tools/train.py, tools/test.py, ...)."""
+"""Shared pieces of the command-line tools (tools/train.py, tools/test.py, ...): one-sentence
+errors (:func:`run_main`), the checked loads every run gets, MMEngine runs one after another
+in one process. Configs are read by :func:`amd_mm.utils.config.load_config`."""
 import contextlib
 import os
-import os.path as osp
 import re
 import sys
 
@@ -45,34 +46,8 @@ def isolated_mmengine():
                     handler.close()
 
 
-def load_config(path: str, cfg_options=None, work_dir=None, launcher='none'):
-    """Read a config, apply ``--cfg-options`` and settle the work_dir, as OpenMMLab tools do."""
-    from mmengine.config import Config
-
-    from ..compat import enable_cpu_distributed
-    from ..utils.checkpoint import trust_checkpoints
-    from .config_check import merge_cfg_options
-    enable_cpu_distributed(launcher)
-    if not osp.isfile(path):
-        raise SystemExit(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
-    cfg.launcher = launcher
-    if cfg_options is not None:
-        merge_cfg_options(cfg, cfg_options)
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
-    if osp.exists(cfg.work_dir) and not osp.isdir(cfg.work_dir):
-        raise ValueError(f"{'--work-dir' if work_dir is not None else 'work_dir'} "
-                         f'{cfg.work_dir!r} is a file, not a folder; give a folder for the logs '
-                         'and checkpoints (it is created if missing).')
-    trust_checkpoints(cfg.get('trust_checkpoints', False))  # full unpickling only when opted in
-    return cfg
-
-
 def with_checked_loads(cfg):
-    """Add :class:`~amd_mm.engine.CheckedLoadHook` to ``cfg.custom_hooks`` (once): the
+    """Add :class:`~amd_mm.checkpoints.CheckedLoadHook` to ``cfg.custom_hooks`` (once): the
     ``load_from`` / ``--resume`` / ``init_cfg`` ``Pretrained`` loads of the run are strict
     where it matters whatever the config's loop (``allow_partial_load=True`` opts out)."""
     hooks = list(cfg.get('custom_hooks') or [])

@@ -2,9 +2,10 @@
 
 * :class:`CfgOptionsAction`: ``--cfg-options`` parsing (MMEngine's ``DictAction``) that
   refuses an item without ``=`` and unbalanced brackets, naming the item.
-* :func:`merge_cfg_options`: merges the options into a config after checking each value
-  against the one it replaces (``train_cfg.max_epochs=abc`` where the config holds a
-  number) and pointing at the nearest existing key for a new key that looks misspelled.
+* :func:`~amd_mm.utils.config.merge_cfg_options` (``amd_mm.utils.config``, beside
+  ``load_config``) merges the options into a config after checking each value against
+  the one it replaces and pointing at the nearest existing key for a new key that looks
+  misspelled.
 * :func:`check_keys`: every key of the ``model`` tree and of ``train_cfg`` / ``val_cfg`` /
   ``test_cfg`` must be an argument of the class its node builds (``model.student_layer``:
   "did you mean model.student_layers?").
@@ -18,15 +19,14 @@ cannot be followed (``**kwargs`` passed elsewhere, no source) its keys are not c
 so a valid config is never refused.
 """
 import ast
-import difflib
 import inspect
-import sys
 import textwrap
-from typing import Iterable, List, Optional, Set
+from typing import Optional, Set
 
 from mmengine.config import DictAction
 
 from ..registry import resolve_class
+from ..utils.config import KEY_CHECKED, nearest
 
 _P = inspect.Parameter
 # keys holding configs of other registries or of builders that pop keys (norm_cfg,
@@ -34,13 +34,8 @@ _P = inspect.Parameter
 _OTHER_BUILDERS = ('_cfg', '_cfgs')
 _LOOPS = {'train_cfg': ('EpochBasedTrainLoop', 'IterBasedTrainLoop'),
           'val_cfg': ('ValLoop', 'ValLoop'), 'test_cfg': ('TestLoop', 'TestLoop')}
+assert KEY_CHECKED == ('model', *_LOOPS)  # merge_cfg_options leaves these trees to check_keys
 _LOOP_RUNTIME_ARGS = {'runner', 'dataloader', 'evaluator'}
-
-
-def nearest(key: str, candidates: Iterable[str]) -> Optional[str]:
-    """The candidate closest to ``key`` (difflib), or None when none is close."""
-    found = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def _kwargs_use(init, name: str) -> str:
@@ -176,71 +171,6 @@ class CfgOptionsAction(DictAction):
                 raise ValueError(f'--cfg-options {key}={value}: unbalanced brackets; lists are '
                                  'written [a,b] and tuples (a,b) (quote the option for the shell)')
         super().__call__(parser, namespace, values, option_string)
-
-
-def _lookup(cfg, key: str):
-    """(True, value) for an existing dotted key (list items by index), else (False,
-    (path of the deepest existing node, that node))."""
-    node, done = getattr(cfg, '_cfg_dict', cfg), []
-    for part in key.split('.'):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, ('.'.join(done), node)
-        done.append(part)
-    return True, node
-
-
-def _leaf_paths(node, prefix: str = '', depth: int = 6) -> List[str]:
-    out = []
-    if depth and isinstance(node, dict):
-        for key, value in node.items():
-            out.append(prefix + key)
-            out += _leaf_paths(value, f'{prefix}{key}.', depth - 1)
-    return out
-
-
-def _new_key_hint(key: str, parent_path: str, parent) -> Optional[str]:
-    """The existing key a new ``key`` was probably meant to be, or None."""
-    missing = key[len(parent_path) + 1 if parent_path else 0:].split('.')[0]
-    if not isinstance(parent, dict):
-        return None
-    if parent_path:
-        close = nearest(missing, parent.keys())
-        return f'{parent_path}.{close}' if close else None
-    # a new top-level key: nothing reads it unless the runner does; the same name deeper?
-    same = [p for p in _leaf_paths(parent) if p.split('.')[-1] == missing]
-    return same[0] if same else nearest(missing, parent.keys())
-
-
-def _check_value(key: str, old, new) -> None:
-    if isinstance(old, bool):
-        if not isinstance(new, bool):
-            raise ValueError(f'--cfg-options {key}={new}: the config holds true/false there '
-                             f'({old}); give true or false')
-    elif isinstance(old, (int, float)) and isinstance(new, str):
-        kind = 'an integer' if isinstance(old, int) else 'a number'
-        raise ValueError(f'--cfg-options {key}={new}: not a number, and the config holds {kind} '
-                         f'there ({old!r})')
-
-
-def merge_cfg_options(cfg, options: dict) -> None:
-    """Merge ``--cfg-options`` into ``cfg`` (as ``Config.merge_from_dict``) after checking
-    them: a value that cannot replace the config's (text where it holds a number or a
-    bool) is a ``ValueError`` naming the key; a new key close to an existing one is
-    reported on stderr (new keys are allowed: the toolboxes take many optional ones)."""
-    for key, value in options.items():
-        found, old = _lookup(cfg, key)
-        if found:
-            _check_value(key, old, value)
-        elif key.split('.')[0] not in ('model', *_LOOPS):  # check_keys decides there
-            hint = _new_key_hint(key, *old)
-            if hint:
-                print(f'warning: --cfg-options {key}: the config has no such key (a new one is '
-                      f'added); did you mean {hint}?', file=sys.stderr)
-    cfg.merge_from_dict(options)
 
 
 def check_amp_device(cfg) -> None:

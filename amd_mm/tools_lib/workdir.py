@@ -6,7 +6,7 @@ import socket
 import sys
 import time
 
-from ..utils.checkpoint import POINTER, read_pointer
+from ..checkpoints import POINTER, read_pointer
 
 LOCK = '.train.lock'
 

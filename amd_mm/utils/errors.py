@@ -1,11 +1,11 @@
 """Which exceptions the command-line tools shorten to one sentence.
 
-Only errors the project raises for its users: the project's own error types (bad
-samples, a checkpoint that could not be written, a lost rank), and
-``ValueError`` / ``FileNotFoundError`` / ``FloatingPointError`` raised by a ``raise``
-statement of this package or of ``tools/`` (also when MMEngine's builders re-raise
-them with the class name prefixed). The same types raised inside the toolboxes, numpy
-or torch, or by a failing operation in the project's own code (``int('x')``), are
+Only errors the project raises for its users: the project's own error types (subclasses
+of :class:`UserError`: bad samples, a checkpoint that could not be written, a lost
+rank), and ``ValueError`` / ``FileNotFoundError`` / ``FloatingPointError`` raised by a
+``raise`` statement of this package or of ``tools/`` (also when MMEngine's builders
+re-raise them with the class name prefixed). The same types raised inside the toolboxes,
+numpy or torch, or by a failing operation in the project's own code (``int('x')``), are
 internal errors (or errors the project has not learned to explain yet) and keep their
 traceback.
 """
@@ -15,6 +15,13 @@ import os.path as osp
 _PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _TOOLS = osp.join(osp.dirname(_PACKAGE), 'tools')
 SHORTENED = (ValueError, FileNotFoundError, FloatingPointError)
+
+
+class UserError(Exception):
+    """Base of the project's own error types whose message tells the user what to do
+    (``BadVideoError``, ``CheckpointWriteError``, ``LostRankError`` ...): the tools print
+    them as one sentence, wherever they are raised. Subclasses also derive from the
+    built-in type they are (``RuntimeError``, ``OSError``)."""
 
 
 def _chain(err: BaseException):
@@ -48,9 +55,6 @@ def raised_by_project(err: BaseException) -> bool:
 
 def is_user_error(err: BaseException) -> bool:
     """Whether a tool should print ``err`` as one sentence instead of a traceback."""
-    from ..datasets.transforms import BadImageError, BadVideoError
-    from ..engine.checkpoint import CheckpointWriteError
-    from ..engine.elastic import LostRankError
-    if isinstance(err, (BadImageError, BadVideoError, CheckpointWriteError, LostRankError)):
+    if isinstance(err, UserError):
         return True
     return isinstance(err, SHORTENED) and raised_by_project(err)

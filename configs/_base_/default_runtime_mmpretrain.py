@@ -34,7 +34,7 @@ allow_teacher_change = False
 allow_random_teacher = False
 # True: load_from / init_cfg Pretrained may load only part of the model on purpose (tensors
 # of another shape skipped, under half of the model loaded, encoder tensors missing): warnings
-# instead of errors (amd_mm.engine.CheckedLoadHook; --resume stays strict)
+# instead of errors (amd_mm.checkpoints.CheckedLoadHook; --resume stays strict)
 allow_partial_load = False
 # every rank seeds Python, numpy and torch with seed + rank, as the official pre-training
 # and fine-tuning scripts (run_amd_pretrain.py:237-239, run_class_finetuning.py:390-392 of

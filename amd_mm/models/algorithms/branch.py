@@ -5,6 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ...masking import AsymMask
 from ..utils.frozen import FrozenHolder
 
 
@@ -100,6 +101,9 @@ class DistillBranch(FrozenHolder, nn.Module):
 
     The teacher is held out of the module tree (:class:`FrozenHolder`): never in
     ``parameters()``, the optimizer, DDP or ``state_dict()``; it moves with the branch.
+    It runs every token it sees, ``masks.ids_teacher(ratio)``; its features split into
+    the direct targets (``ids_student``) and the generative ones (``ids_teacher_only``)
+    with ``masks.split_teacher``.
 
     Args:
         spec (TeacherSpec): this teacher's config.
@@ -113,7 +117,7 @@ class DistillBranch(FrozenHolder, nn.Module):
                  build: Callable):
         super().__init__()
         key = self.key = spec.key
-        self.hold('teacher', teacher)
+        self.hold('teacher', teacher, f'{key}teacher')
         self.teacher_ratio = float(teacher_ratio)
         self.student_layers = as_layers(spec.student_layers, f'{key}student_layers')
         self.teacher_layers = as_layers(spec.teacher_layers, f'{key}teacher_layers')
@@ -165,17 +169,16 @@ class DistillBranch(FrozenHolder, nn.Module):
                 raise ValueError(f'{self.key}{name}={layers}: layer {bad[0]} is out of range; the '
                                  f'{name.split("_")[0]} has {depth} blocks (layers are 1-based).')
 
-    def forward(self, inputs: torch.Tensor, taps: Dict[int, torch.Tensor], masks,
+    def forward(self, inputs: torch.Tensor, taps: Dict[int, torch.Tensor], masks: AsymMask,
                 latent: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Loss terms (``loss_dir``, ``loss_gen``, ``loss_global``) of this teacher."""
-        ids_teacher_only = masks.ids_teacher_only(self.teacher_ratio)
         # the teacher always runs every token it sees: its features on the student's
         # tokens (the direct targets) depend on that context, also without a generator
         # (as the official teacher, models/modeling_finetune_amd.py:257-279 at 8d2ec6f)
+        ids_teacher_only = masks.ids_teacher_only(self.teacher_ratio)
         has_teacher_only = ids_teacher_only.shape[1] > 0
-        on_student, on_teacher_only = self.teacher(
-            inputs, masks.ids_student, ids_teacher_only if has_teacher_only else None,
-            self.teacher_layers)
+        seen = self.teacher(inputs, masks.ids_teacher(self.teacher_ratio), self.teacher_layers)
+        on_student, on_teacher_only = zip(*(masks.split_teacher(f) for f in seen))
         feats = [taps[layer] for layer in self.student_layers]
         projected = [head(f) for head, f in zip(self.heads, feats)] if self.heads is not None else feats
         losses = {}
@@ -186,7 +189,6 @@ class DistillBranch(FrozenHolder, nn.Module):
                 self.loss_gen(gen(p, masks.ids_student, ids_teacher_only, masks.grid), t)
                 for gen, p, t in zip(self.generators, projected, on_teacher_only)) / len(projected)
         if self.loss_global is not None:
-            seen = [on_student[-1]] + ([on_teacher_only[-1]] if has_teacher_only else [])
-            target = torch.cat(seen, dim=1).mean(dim=1)
+            target = seen[-1].mean(dim=1)  # every token this teacher sees
             losses['loss_global'] = self.loss_global(self.global_head(latent.mean(dim=1)), target)
         return losses

@@ -18,99 +18,56 @@ Without a teacher it is exactly MAE / VideoMAE (only ``loss_rec``).
 """
 import logging
 from dataclasses import replace
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from ...masking import AsymMask
 from ...registry import build_model
 from ..utils.frozen import save_with_state_dict
-from ..utils.tokens import (gather_tokens, normalisation_of, normalise, patchify, pixel_targets,
-                            targets_to_patches, unnormalise, unpatchify)
+from ..utils.tokens import (gather_tokens, normalise, patchify, pixel_targets, targets_to_patches,
+                            unnormalise, unpatchify)
 from ..utils.transformer import compile_blocks
 from .branch import DistillBranch, teacher_specs
-from .preprocess import warn_if_unnormalised
-from .step import StepRecord, publish_step, sample_files
+from .contract import DistillModel, StepRecord, TeacherView, publish_step, sample_files
+from .options import DistillOptions
+from .preprocess import normalisation_of, warn_if_unnormalised
 
 
-class AsymmetricDistillMixin:
-    """The AMD objective on top of an encoder ``self.backbone``.
+class AsymmetricDistillMixin(DistillModel):
+    """The AMD objective on top of an encoder ``self.backbone``; implements the
+    model-engine contract (:class:`~amd_mm.models.algorithms.contract.DistillModel`).
 
     Call :meth:`init_distill` from ``__init__`` after ``self.backbone`` exists. Each
     teacher is a :class:`~amd_mm.models.algorithms.branch.DistillBranch` in
     ``self.branches``; ``self.teacher`` is the first teacher.
     """
 
-    def init_distill(self, *,
-                     mask_generator: dict,
-                     teacher: Optional[dict],
-                     decoder: Optional[dict],
-                     generator: Optional[dict],
-                     student_layers: Sequence[int],
-                     teacher_layers: Sequence[int],
-                     projection: bool,
-                     loss_rec: Optional[dict],
-                     loss_dir: Optional[dict],
-                     loss_gen: Optional[dict],
-                     loss_global: Optional[dict],
-                     target_norm: str,
-                     extra_teachers: Sequence[dict],
-                     save_teacher: bool,
-                     compile_blocks,
-                     registry) -> None:
-        """Build masks, decoder and one branch per teacher (keyword-only).
-
-        Args:
-            mask_generator (dict): :class:`AsymmetricMaskGenerator` config.
-            teacher (dict, optional): :class:`FrozenTeacher` config; None gives MAE.
-            decoder (dict, optional): :class:`PixelDecoder` config (None: no pixel loss).
-            generator (dict, optional): :class:`FeatureGenerator` config, one copy per
-                aligned layer (None: no generative branch).
-            student_layers / teacher_layers (list[int]): 1-based aligned layers, paired
-                in order (official video: student ``[6, 12]`` with ViT-L ``[12, 24]``).
-            projection (bool): linear heads from student to teacher width, one per
-                aligned layer, shared by the direct and generative branches (official).
-                False requires equal widths.
-            loss_rec / loss_dir / loss_gen (dict, optional): :class:`AlignLoss` configs
-                whose ``loss_weight`` is the term's weight; None switches a term off.
-            loss_global (dict, optional): image-level contrastive target of the first
-                teacher (:class:`InfoNCELoss`; MimCo).
-            target_norm (str): pixel target normalisation (see ``pixel_targets``).
-            extra_teachers (list[dict]): more teachers (MVD co-teaching), each with
-                ``name`` (suffix of its loss terms), ``teacher``, ``student_layers``,
-                ``teacher_layers`` and optionally ``projection``, ``generator``,
-                ``loss_dir``, ``loss_gen``, ``loss_global`` and ``teacher_ratio`` (its
-                own mask ratio; default ``mask_generator.teacher_ratio``).
-            save_teacher (bool): write the teachers' weights into checkpoints (under
-                ``teacher.`` and ``teacher_<name>.``) and load them back from there;
-                otherwise they come from their ``checkpoint`` at build time, also when
-                resuming.
-            compile_blocks (bool | dict): ``torch.compile`` every transformer block
-                (student, decoder, generators; teachers with inductor ``freezing``) in
-                place, with these inductor options if a dict. Same losses up to float
-                rounding, same checkpoints; the first step pays the compilation.
-                (MMEngine's top-level ``compile=True`` compiles the whole
-                ``train_step`` instead, through the masking code.)
-            registry: the toolbox ``MODELS`` registry to build components from.
-        """
+    def init_distill(self, options: DistillOptions, *, registry) -> None:
+        """Build masks, decoder and one branch per teacher from ``options`` (see
+        :class:`~amd_mm.models.algorithms.options.DistillOptions`), components from the
+        toolbox ``registry`` (its ``MODELS``)."""
         build = lambda cfg: build_model(cfg, registry)  # noqa: E731
         student = self.backbone
-        self.target_norm = target_norm
-        self.mask_generator = build(mask_generator)
+        self.target_norm = options.target_norm
+        self.mask_generator = build(options.mask_generator)
 
         self.decoder = None
-        if decoder is not None and loss_rec is not None:
-            decoder = dict(decoder)
+        if options.decoder is not None and options.loss_rec is not None:
+            decoder = dict(options.decoder)
             decoder.setdefault('in_dims', student.enc_width)
             decoder.setdefault('out_dims', student.enc_tubelet_size * student.enc_patch_size ** 2 * 3)
             self.decoder = build(decoder)
-        self.loss_rec = build(loss_rec) if self.decoder is not None else None
+        self.loss_rec = build(options.loss_rec) if self.decoder is not None else None
 
         specs = teacher_specs(
-            teacher=teacher, extra_teachers=extra_teachers, generator=generator,
-            student_layers=student_layers, teacher_layers=teacher_layers, projection=projection,
-            loss_dir=loss_dir, loss_gen=loss_gen, loss_global=loss_global)
+            teacher=options.teacher, extra_teachers=options.extra_teachers,
+            generator=options.generator, student_layers=options.student_layers,
+            teacher_layers=options.teacher_layers, projection=options.projection,
+            loss_dir=options.loss_dir, loss_gen=options.loss_gen,
+            loss_global=options.loss_global)
         self.branches = nn.ModuleList()
         for spec in specs:
             ratio = self.mask_generator.resolve_teacher_ratio(spec.teacher_ratio,
@@ -130,12 +87,13 @@ class AsymmetricDistillMixin:
         if self.branches:
             warn_if_unnormalised(self.data_preprocessor)
 
-        self.save_teacher = bool(save_teacher)
+        self.save_teacher = bool(options.save_teacher)
         prefixes = ['teacher.' if not name else f'teacher_{name}.' for name in self.branch_names]
         save_with_state_dict(self, lambda: dict(zip(prefixes, self.teachers)),
                              lambda: self.save_teacher)
-        if compile_blocks:
-            self._compile_blocks(dict(compile_blocks) if isinstance(compile_blocks, dict) else None)
+        if options.compile_blocks:
+            self._compile_blocks(dict(options.compile_blocks)
+                                 if isinstance(options.compile_blocks, dict) else None)
 
     def _compile_blocks(self, options: Optional[dict]) -> None:
         compile_blocks(self.backbone.encoder_blocks(), options)
@@ -155,24 +113,42 @@ class AsymmetricDistillMixin:
     def teachers(self) -> list:
         return [b.teacher for b in self.branches]
 
+    # -- the contract (DistillModel) ----------------------------------------------------
+    def teacher_views(self) -> List[TeacherView]:
+        return [TeacherView(name=name, key=b.key, module=b.teacher, ratio=b.teacher_ratio,
+                            student_layers=tuple(b.student_layers),
+                            teacher_layers=tuple(b.teacher_layers),
+                            generator_depth=len(b.generators[0].blocks) if b.generators else 0)
+                for name, b in zip(self.branch_names, self.branches)]
+
+    @property
+    def decoder_depth(self) -> int:
+        return len(self.decoder.blocks) if self.decoder is not None else 0
+
+    @property
+    def can_reconstruct(self) -> bool:
+        return self.decoder is not None
+
+    def pixel_normalisation(self):
+        return normalisation_of(getattr(self, 'data_preprocessor', None))
+
     # -- the step ------------------------------------------------------------
     def distill_loss(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
         """All loss terms for a batch of normalised images ``(B, 3, H, W)`` or clips
         ``(B, 3, T, H, W)``: ``loss_rec``, and ``loss_dir`` / ``loss_gen`` per teacher
         (suffixed ``_<name>`` for the extra teachers).
 
-        Publishes the step's :class:`~amd_mm.models.algorithms.step.StepRecord` (masks,
-        the batch's files, the detached terms) for the engine's hooks and guards.
+        Publishes the step's :class:`~amd_mm.models.algorithms.contract.StepRecord`
+        (masks, the batch's files, the detached terms) once the terms exist, for the
+        engine's hooks and guards.
         """
         student = self.backbone
         grid = student.token_grid(inputs)
         masks = self.mask_generator(inputs.shape[0], grid, inputs.device)
-        record = StepRecord(masks=masks, files=sample_files(data_samples))
-        publish_step(record)
         latent, taps = student.forward_masked(inputs, masks.ids_student, out_layers=self.student_layers)
         losses = {}
         if self.decoder is not None:
-            mean, std = self._pixel_normalisation()  # official: targets from [0, 1] pixels
+            mean, std = self.pixel_normalisation()  # official: targets from [0, 1] pixels
             target = pixel_targets(inputs, student.enc_patch_size, student.enc_tubelet_size,
                                    self.target_norm, mean=mean, std=std)
             pred = self.decoder(latent, masks.ids_student, masks.ids_masked, grid)
@@ -181,11 +157,13 @@ class AsymmetricDistillMixin:
         for name, branch in zip(self.branch_names, self.branches):
             for term, value in branch(inputs, by_layer, masks, latent).items():
                 losses[f'{term}_{name}' if name else term] = value
-        record.losses = {k: v.detach() for k, v in losses.items()}
+        publish_step(StepRecord(masks=masks, files=sample_files(data_samples),
+                                losses={k: v.detach() for k, v in losses.items()}))
         return losses
 
     @torch.no_grad()
-    def reconstruct(self, inputs: torch.Tensor, masks=None) -> Tuple[torch.Tensor, object]:
+    def reconstruct(self, inputs: torch.Tensor, masks: Optional[AsymMask] = None
+                    ) -> Tuple[torch.Tensor, AsymMask]:
         """The student's reconstruction of normalised ``inputs`` (images or clips).
 
         Visible patches are kept as they are; hidden ones are the pixel decoder's
@@ -216,7 +194,7 @@ class AsymmetricDistillMixin:
             for m, mode in modes:
                 m.training = mode
         # in the targets' units ([0, 1] pixels when the preprocessor normalises), then back
-        mean, std = self._pixel_normalisation()
+        mean, std = self.pixel_normalisation()
         pixels = unnormalise(inputs, mean, std) if mean is not None else inputs.float()
         patches = patchify(pixels, patch, tubelet)  # (B, N, P, C)
         hidden = gather_tokens(patches.flatten(2), masks.ids_masked).reshape(
@@ -227,7 +205,3 @@ class AsymmetricDistillMixin:
         if mean is not None:
             recon = normalise(recon, mean, std)
         return (recon if inputs.dim() == 5 else recon.squeeze(2)), masks
-
-    def _pixel_normalisation(self):
-        """``(mean, std)`` of the data preprocessor (pixel units), or ``(None, None)``."""
-        return normalisation_of(getattr(self, 'data_preprocessor', None))

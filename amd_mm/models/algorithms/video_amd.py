@@ -1,11 +1,12 @@
 """Video AMD on mmaction2."""
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmaction.registry import MODELS
 from mmengine.model import BaseModel
 
 from .core import AsymmetricDistillMixin
+from .options import VideoDistillOptions, shell_signature
 from .preprocess import default_preprocessor
 
 
@@ -17,10 +18,11 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
     ``VisionTransformer`` parameter names, so it fine-tunes with
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``),
     ``model.teacher`` the frozen VideoMAE teacher. ``teacher=None`` is plain
-    VideoMAE. Defaults follow the official scripts: tube masks 0.9 / 0.75,
-    targets normalised per tubelet patch and channel, a ViT-S student's blocks 6, 12
-    aligned to a ViT-L teacher's 12, 24. Arguments as
-    :meth:`AsymmetricDistillMixin.init_distill`.
+    VideoMAE. The other arguments are the options of
+    :class:`~amd_mm.models.algorithms.options.DistillOptions`, passed through as they
+    are, with the official video defaults (:class:`~amd_mm.models.algorithms.options.
+    VideoDistillOptions`: tube masks 0.9 / 0.75, targets normalised per tubelet patch and
+    channel, a ViT-S student's blocks 6, 12 aligned to a ViT-L teacher's 12, 24).
 
     Inputs from ``ActionDataPreprocessor(format_shape='NCTHW')`` are
     ``(B, V, C, T, H, W)``; the ``V`` views of a video (``RepeatAugment``) are
@@ -29,39 +31,17 @@ class VideoAMD(AsymmetricDistillMixin, BaseModel):
     teacher is set logs a warning.
     """
 
-    def __init__(self, *,
-                 backbone: dict,
-                 mask_generator: dict = dict(type='AsymmetricMaskGenerator', student_ratio=0.9,
-                                             teacher_ratio=0.75, mode='tube'),
-                 teacher: Optional[dict] = None,
-                 decoder: Optional[dict] = dict(type='PixelDecoder', embed_dims=192, depth=4,
-                                                num_heads=3),
-                 generator: Optional[dict] = dict(type='FeatureGenerator', depth=2),
-                 student_layers: Sequence[int] = (6, 12),
-                 teacher_layers: Sequence[int] = (12, 24),
-                 projection: bool = True,
-                 loss_rec: Optional[dict] = dict(type='AlignLoss', mode='l2'),
-                 loss_dir: Optional[dict] = dict(type='AlignLoss', mode='l2'),
-                 loss_gen: Optional[dict] = dict(type='AlignLoss', mode='l2'),
-                 loss_global: Optional[dict] = None,
-                 target_norm: str = 'patch_channel',
-                 extra_teachers: Sequence[dict] = (),
-                 save_teacher: bool = False,
-                 compile_blocks=False,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(self, *, backbone: dict, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None, **options):
         if data_preprocessor is None:  # ImageNet mean / std, as the teachers were trained
             data_preprocessor = default_preprocessor(video=True)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.init_distill(
-            mask_generator=mask_generator, teacher=teacher, decoder=decoder, generator=generator,
-            student_layers=student_layers, teacher_layers=teacher_layers, projection=projection,
-            loss_rec=loss_rec, loss_dir=loss_dir, loss_gen=loss_gen, loss_global=loss_global,
-            target_norm=target_norm, extra_teachers=extra_teachers, save_teacher=save_teacher,
-            compile_blocks=compile_blocks, registry=MODELS)
+        self.init_distill(VideoDistillOptions(**options), registry=MODELS)
+
+    __init__.__signature__ = shell_signature(VideoDistillOptions)
 
     @staticmethod
     def _flatten_views(inputs: torch.Tensor) -> torch.Tensor:

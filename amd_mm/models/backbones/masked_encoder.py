@@ -57,7 +57,7 @@ class MaskedEncoderMixin:
     def init_weights(self):
         """The toolbox's init, then, with ``xavier_init``, the official one (not when
         the encoder loads pre-trained weights, nor on a second call)."""
-        first = not getattr(self, '_is_init', False)
+        first = not getattr(self, 'is_init', False)  # MMEngine BaseModule's public flag
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
         if self.xavier_init and first and not pretrained:

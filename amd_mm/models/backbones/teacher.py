@@ -1,17 +1,18 @@
 """The frozen teacher: a toolbox ViT loaded from a checkpoint, run on teacher-visible tokens."""
 import contextlib
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
+from ...checkpoints import (extract_state_dict, load_checkpoint_file, resolve_checkpoint,
+                           sha256_file, to_toolbox_names)
 from ...registry import build_model, register_shared
-from ...utils.checkpoint import (extract_state_dict, load_checkpoint_file, resolve_checkpoint,
-                                sha256_file)
-from ...utils.convert import to_toolbox_names
+from ..utils.frozen import FrozenModule
+from ..utils.tokens import gather_tokens
 from ..utils.transformer import compile_blocks
 
 
@@ -29,12 +30,13 @@ def teacher_dtype(dtype) -> Optional[torch.dtype]:
 
 
 @register_shared
-class FrozenTeacher(BaseModule):
+class FrozenTeacher(FrozenModule, BaseModule):
     """A frozen encoder that returns features of chosen layers on a token subset.
 
     It is built from any masked encoder config (``MaskedViT`` for images,
     ``MaskedVideoViT`` for videos), loads ``checkpoint`` at build time, and stays
-    in eval mode with ``requires_grad=False`` whatever ``train()`` is called with.
+    in eval mode with ``requires_grad=False`` whatever ``train()`` is called with
+    (:class:`~amd_mm.models.utils.frozen.FrozenModule`).
 
     Args:
         backbone (dict): encoder config.
@@ -43,7 +45,7 @@ class FrozenTeacher(BaseModule):
             work_dir whose ``last_checkpoint`` names the file (the file of that name
             beside the pointer is preferred: a copied or moved work_dir loads its own
             file). Loaded weights-only (see
-            :func:`~amd_mm.utils.checkpoint.load_checkpoint_file`). The resolved file and
+            :func:`~amd_mm.checkpoints.load_checkpoint_file`). The resolved file and
             its sha256 are logged and kept in :attr:`source`. None keeps random weights
             (building and benchmarking; training needs ``allow_random_teacher=True``).
         prefix (str, optional): key prefix of the encoder in the checkpoint,
@@ -78,9 +80,8 @@ class FrozenTeacher(BaseModule):
             print_log('teacher.checkpoint is None: the teacher keeps random weights '
                       '(fine for building or benchmarking, not for training).',
                       logger='current', level=30)
-        self._is_init = True  # the runner's init_weights() must not overwrite the weights
-        self.requires_grad_(False)
-        self.eval()
+        self.is_init = True  # the runner's init_weights() must not overwrite the weights
+        self.freeze()
         if self.dtype is not None:
             self._store_weights_in(self.dtype)
 
@@ -148,10 +149,7 @@ class FrozenTeacher(BaseModule):
         # fixed sin-cos tables are recomputed, so releases may omit them
         return key.split('.')[0] in ('ln1', 'ln2', 'norm', 'fc_norm', 'pos_embed')
 
-    # -- frozen ------------------------------------------------------------
-    def train(self, mode: bool = True):
-        return super().train(False)
-
+    # -- geometry and forward -----------------------------------------------
     @property
     def enc_depth(self) -> int:
         return self.backbone.enc_depth
@@ -161,25 +159,15 @@ class FrozenTeacher(BaseModule):
         return self.backbone.enc_width
 
     @torch.no_grad()
-    def forward(self, inputs: torch.Tensor, ids_student: torch.Tensor,
-                ids_teacher_only: Optional[torch.Tensor],
-                layers: Sequence[int]) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
-        """Features of ``layers`` on the teacher-visible tokens, split in two.
-
-        The teacher runs ``cat(ids_student, ids_teacher_only)`` (all tokens it sees;
-        only the student's when ``ids_teacher_only`` is None) and stops after
-        ``max(layers)``.
-
-        Returns:
-            ``(on_student [(B, n_s, C)], on_teacher_only [(B, n_t, C)])``, one per layer.
-        """
-        ids = ids_student if ids_teacher_only is None else torch.cat([ids_student, ids_teacher_only], dim=1)
-        n_s = ids_student.shape[1]
+    def forward(self, inputs: torch.Tensor, ids: torch.Tensor,
+                layers: Sequence[int]) -> List[torch.Tensor]:
+        """Raw block outputs of ``layers`` on the tokens ``ids`` ``(B, K)`` (a teacher runs
+        ``AsymMask.ids_teacher(ratio)``: every token it sees), stopping after
+        ``max(layers)``: one ``(B, K, C)`` float32 tensor per layer."""
         with self._precision(inputs):
             _, feats = self.backbone.forward_masked(
                 inputs, ids, out_layers=layers, stop_after=max(layers), final_norm=False)
-        feats = [f.float() for f in feats]
-        return [f[:, :n_s] for f in feats], [f[:, n_s:] for f in feats]
+        return [f.float() for f in feats]
 
 
 @register_shared
@@ -201,8 +189,8 @@ class FrameTeacher(FrozenTeacher):
         self.tubelet_size = int(tubelet_size)
 
     @torch.no_grad()
-    def forward(self, inputs, ids_student, ids_teacher_only, layers):
-        from ..utils.tokens import gather_tokens
+    def forward(self, inputs: torch.Tensor, ids: torch.Tensor,
+                layers: Sequence[int]) -> List[torch.Tensor]:
         if inputs.dim() != 5:
             raise ValueError(f'FrameTeacher expects clips (B, C, T, H, W), got {tuple(inputs.shape)}')
         b = inputs.shape[0]
@@ -210,8 +198,5 @@ class FrameTeacher(FrozenTeacher):
         with self._precision(frames):
             _, feats = self.backbone.forward_masked(frames, None, out_layers=layers,
                                                     stop_after=max(layers), final_norm=False)
-        feats = [f.float().reshape(b, -1, f.shape[-1]) for f in feats]  # (B, T' * H * W, C)
-        on_student = [gather_tokens(f, ids_student) for f in feats]
-        on_teacher_only = ([gather_tokens(f, ids_teacher_only) for f in feats]
-                           if ids_teacher_only is not None else None)
-        return on_student, on_teacher_only
+        # (B, T' * H * W, C): every video token, then the requested ones
+        return [gather_tokens(f.float().reshape(b, -1, f.shape[-1]), ids) for f in feats]

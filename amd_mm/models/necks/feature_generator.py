@@ -5,12 +5,12 @@ import torch
 import torch.nn as nn
 
 from ...registry import register_shared
-from ..utils.tokens import gather_tokens, sincos_pos_embed
 from ..utils.transformer import TransformerStack
+from .mask_tokens import MaskTokenPredictor
 
 
 @register_shared
-class FeatureGenerator(nn.Module):
+class FeatureGenerator(MaskTokenPredictor, nn.Module):
     """Predicts the teacher's features on tokens only the teacher sees.
 
     Input: projected student features ``(B, n_s, C)`` (C = teacher width) at
@@ -46,11 +46,6 @@ class FeatureGenerator(nn.Module):
 
     def forward(self, feats: torch.Tensor, ids_student: torch.Tensor,
                 ids_teacher_only: torch.Tensor, grid) -> torch.Tensor:
-        b = feats.shape[0]
-        pos = sincos_pos_embed(grid, self.embed_dims, feats.device, feats.dtype).expand(b, -1, -1)
-        visible = feats + gather_tokens(pos, ids_student)
-        hidden = self.mask_token.to(feats.dtype) + gather_tokens(pos, ids_teacher_only)
-        n_out = hidden.shape[1]
-        x = self.blocks(torch.cat([visible, hidden], dim=1),
-                        num_out=n_out if self.prune_last_block else None)
-        return x[:, x.shape[1] - n_out:]
+        """``feats (B, n_s, C)`` at ``ids_student`` -> ``(B, n_t, C)`` at ``ids_teacher_only``
+        (:class:`~amd_mm.models.necks.mask_tokens.MaskTokenPredictor`)."""
+        return self.predict(feats, ids_student, ids_teacher_only, grid, feats.dtype)

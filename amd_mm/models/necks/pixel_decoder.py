@@ -5,16 +5,17 @@ import torch
 import torch.nn as nn
 
 from ...registry import register_shared
-from ..utils.tokens import gather_tokens, sincos_pos_embed
 from ..utils.transformer import TransformerStack
+from .mask_tokens import MaskTokenPredictor
 
 
 @register_shared
-class PixelDecoder(nn.Module):
+class PixelDecoder(MaskTokenPredictor, nn.Module):
     """Predicts the pixels of the tokens hidden from the student.
 
-    Visible tokens ``(B, n_s, C_in)`` are embedded, a learned mask token fills
-    every hidden position, fixed sin-cos positions are added, and a small
+    The student's tokens ``(B, n_s, C_in)`` are embedded, a learned mask token fills
+    every hidden position (``ids_masked``), fixed sin-cos positions are added
+    (:class:`~amd_mm.models.necks.mask_tokens.MaskTokenPredictor`), and a small
     transformer predicts ``out_dims`` values per hidden token.
 
     Args:
@@ -56,14 +57,9 @@ class PixelDecoder(nn.Module):
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-    def forward(self, latent: torch.Tensor, ids_visible: torch.Tensor, ids_target: torch.Tensor,
+    def forward(self, latent: torch.Tensor, ids_student: torch.Tensor, ids_masked: torch.Tensor,
                 grid) -> torch.Tensor:
-        """``latent (B, n_s, C_in)`` at ``ids_visible`` -> predictions ``(B, n_t, out_dims)`` at ``ids_target``."""
-        b = latent.shape[0]
-        pos = sincos_pos_embed(grid, self.embed_dims, latent.device, latent.dtype).expand(b, -1, -1)
-        visible = self.embed(latent) + gather_tokens(pos, ids_visible)
-        hidden = self.mask_token.to(latent.dtype) + gather_tokens(pos, ids_target)
-        n_out = hidden.shape[1]
-        x = self.blocks(torch.cat([visible, hidden], dim=1),
-                        num_out=n_out if self.prune_last_block else None)
-        return self.head(self.norm(x[:, x.shape[1] - n_out:]))
+        """``latent (B, n_s, C_in)`` at ``ids_student`` -> predictions
+        ``(B, n_m, out_dims)`` at ``ids_masked``."""
+        x = self.predict(self.embed(latent), ids_student, ids_masked, grid, latent.dtype)
+        return self.head(self.norm(x))

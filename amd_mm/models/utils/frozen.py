@@ -1,15 +1,12 @@
-"""Frozen modules held outside a parent's module tree: the one mechanism for teachers.
+"""Frozen modules, and holding them outside a parent's module tree: the one mechanism for
+teachers.
 
-A frozen teacher must never reach an optimizer, DDP's gradient buckets or a training
-checkpoint, so it is not registered as a submodule: it does not appear in
-``parameters()``, ``named_children()`` or ``state_dict()``. It must still follow its
-parent through ``.to()``, ``.cuda()``, ``.half()`` and the like, and a run may choose to
-save it with the student. :class:`FrozenHolder` gives a module those two behaviours:
-
-* :meth:`FrozenHolder.hold` stores a module out of the tree (frozen: eval mode,
-  ``requires_grad=False``); :meth:`FrozenHolder.held` returns it;
-* device / dtype moves of the holder are applied to the held modules too (``_apply`` is
-  the single place where ``nn.Module`` routes every such move);
+* :class:`FrozenModule` is what being frozen means, in one place: ``requires_grad=False``
+  and eval mode, kept whatever ``train()`` is called with. ``FrozenTeacher`` is one.
+* :class:`FrozenHolder` keeps frozen modules *out of* a parent's module tree, so a teacher
+  never reaches an optimizer, DDP's gradient buckets or a training checkpoint (it is not
+  in ``parameters()``, ``named_children()`` or ``state_dict()``), while it still follows
+  the parent through ``.to()``, ``.cuda()``, ``.half()`` and the like.
 * :func:`save_with_state_dict` writes chosen out-of-tree modules into the owner's
   ``state_dict()`` under a prefix, and reads them back from ``load_state_dict()``, with
   torch's public state-dict hooks, only while a switch says so (``save_teacher``).
@@ -19,25 +16,42 @@ from typing import Callable, Dict
 import torch.nn as nn
 
 
+class FrozenModule:
+    """Mixin for an ``nn.Module`` that never trains: call :meth:`freeze` once built."""
+
+    def freeze(self):
+        """No gradients, eval mode (kept by :meth:`train`). Returns the module."""
+        self.requires_grad_(False)
+        return self.train(False)
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
 class FrozenHolder:
     """Mixin for an ``nn.Module`` that holds frozen modules outside its module tree."""
 
-    def hold(self, name: str, module: nn.Module) -> nn.Module:
-        """Keep ``module`` under ``name``, frozen and out of the tree; returns it."""
-        held = self.__dict__.setdefault('_held_modules', {})
-        module.requires_grad_(False)
-        module.eval()
+    def hold(self, name: str, module: nn.Module, key: str = '') -> nn.Module:
+        """Keep the frozen ``module`` under ``name``, out of the tree; returns it. ``key``
+        (its config key) names it in the error for a module that is not frozen."""
+        if not isinstance(module, FrozenModule):
+            raise TypeError(f'{key or name}: {type(module).__name__} is not a frozen module; '
+                            'use FrozenTeacher or FrameTeacher.')
+        held = self.held_modules()
         held[name] = module
+        self._frozen_held = held  # a plain dict attribute: nn.Module registers none of it
         return module
 
     def held(self, name: str) -> nn.Module:
         """The module held under ``name``."""
-        return self.__dict__['_held_modules'][name]
+        return self._frozen_held[name]
 
     def held_modules(self) -> Dict[str, nn.Module]:
-        return dict(self.__dict__.get('_held_modules', {}))
+        return dict(getattr(self, '_frozen_held', {}))
 
     def _apply(self, fn, *args, **kwargs):
+        # torch has no public hook for device / dtype moves: nn.Module routes every one of
+        # them (.to, .cuda, .half, ...) through _apply, so the held modules follow here
         super()._apply(fn, *args, **kwargs)
         for module in self.held_modules().values():
             module._apply(fn, *args, **kwargs)

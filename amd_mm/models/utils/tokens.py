@@ -3,9 +3,8 @@
 Images are treated as single-frame clips: ``(B, C, H, W)`` is handled as
 ``(B, C, 1, H, W)`` with a tubelet of 1, so every function here is written once.
 """
-import math
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 
@@ -55,16 +54,6 @@ def patchify(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
 
 #: pixel values of the decoded uint8 images and frames the data preprocessors normalise
 PIXEL_MAX = 255.0
-
-
-def normalisation_of(data_preprocessor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-    """``(mean, std)`` (``(C,)`` tensors, raw pixel units) a data preprocessor
-    normalises its inputs with, or ``(None, None)`` when it does not normalise."""
-    mean = getattr(data_preprocessor, 'mean', None)
-    std = getattr(data_preprocessor, 'std', None)
-    if mean is None or std is None or not getattr(data_preprocessor, '_enable_normalize', True):
-        return None, None
-    return torch.as_tensor(mean).flatten(), torch.as_tensor(std).flatten()
 
 
 def unnormalise(inputs: torch.Tensor, mean, std, pixel_max: float = PIXEL_MAX) -> torch.Tensor:
@@ -138,7 +127,6 @@ def pixel_targets(inputs: torch.Tensor, patch_size: int, tubelet_size: int = 1,
     return ((p - centre) / scale).reshape(b, n, -1)
 
 
-
 def unpatchify(patches: torch.Tensor, grid: Tuple[int, int, int], patch_size: int,
                tubelet_size: int = 1) -> torch.Tensor:
     """Inverse of :func:`patchify`: ``(B, N, P, C)`` -> ``(B, C, T, H, W)``."""
@@ -195,12 +183,3 @@ def _sincos_table(grid: Tuple[int, int, int], dim: int) -> torch.Tensor:
 def sincos_pos_embed(grid: Tuple[int, int, int], dim: int, device=None, dtype=None) -> torch.Tensor:
     """Fixed ``(1, N, dim)`` position table for a token grid (cached per shape)."""
     return _sincos_table(tuple(int(g) for g in grid), int(dim)).to(device=device, dtype=dtype)
-
-
-def depth_fraction_layers(student_depth: int, teacher_depth: int, fractions=(0.5, 1.0)):
-    """Aligned layers (1-based) at the same depth fractions of student and teacher.
-
-    ``depth_fraction_layers(12, 24)`` gives ``([6, 12], [12, 24])``, the official pairing.
-    """
-    return ([max(1, math.ceil(f * student_depth)) for f in fractions],
-            [max(1, math.ceil(f * teacher_depth)) for f in fractions])

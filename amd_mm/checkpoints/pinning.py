@@ -1,17 +1,32 @@
-"""The teacher a student is distilled from is part of the run: recorded, checked on resume."""
+"""The teacher a student is distilled from is part of the run: recorded, checked on resume.
+
+A model's teachers are read through :class:`TeacherFiles`, the one thing pinning asks of a
+model (amd_mm's algorithms provide it as part of their contract,
+:class:`~amd_mm.models.algorithms.contract.DistillModel`); this package never imports
+the models.
+"""
+from typing import Dict, Optional, Protocol, runtime_checkable
+
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+
+from ..utils.runtime import unwrap
+
+
+@runtime_checkable
+class TeacherFiles(Protocol):
+    """A model that loaded teachers from files at build time."""
+
+    def teacher_files(self) -> Dict[str, Optional[dict]]:
+        """``{config key of a teacher's checkpoint: dict(file=..., sha256=...) or None}``
+        (None: random weights)."""
 
 
 def teacher_sources(model) -> dict:
-    """``{config key of the teacher checkpoint: dict(file=..., sha256=...) or None}`` for
-    every teacher of a distillation model that records where its weights come from
-    (``FrozenTeacher.source``; None: random weights); ``{}`` without such teachers."""
-    model = model.module if is_model_wrapper(model) else model
-    return {f'{branch.key}teacher.checkpoint': branch.teacher.source
-            for branch in getattr(model, 'branches', None) or ()
-            if hasattr(branch.teacher, 'source')}
+    """The :meth:`TeacherFiles.teacher_files` of a runner's ``model`` (wrapped or not);
+    ``{}`` for a model without teachers."""
+    model = unwrap(model)
+    return model.teacher_files() if isinstance(model, TeacherFiles) else {}
 
 
 @HOOKS.register_module()

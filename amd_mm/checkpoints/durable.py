@@ -33,10 +33,19 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
+from ..utils.errors import UserError
+from .files import durable_write, fsync_dir, read_pointer
+
 BACKEND = 'amd_mm_durable_local'
+#: the hook event every rank reaches right before a checkpoint is written: MMEngine's
+#: ``Runner.save_checkpoint`` (and with it ``before_save_checkpoint``) runs on rank 0
+#: only, so a hook that must gather from every rank for the checkpoint (a collective)
+#: does it in a method of this name (``RNGStateHook``); called through the public
+#: ``Runner.call_hook``, which calls any hook method it is given the name of
+GATHER_EVENT = 'before_save_checkpoint_on_every_rank'
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(UserError, OSError):
     """A checkpoint or its pointer could not be written (a full disk, a read-only or
     vanished folder): one sentence naming the file, the reason and the checkpoint that
     stays (the durable writes leave the previous one complete and named)."""
@@ -46,7 +55,6 @@ class CheckpointWriteError(OSError):
 
     @classmethod
     def of(cls, err: OSError, path: str, work_dir: str) -> 'CheckpointWriteError':
-        from ..utils.checkpoint import read_pointer
         try:
             previous = read_pointer(work_dir)
         except (ValueError, FileNotFoundError):
@@ -56,41 +64,6 @@ class CheckpointWriteError(OSError):
         reason = err.strerror or str(err)
         return cls(err.errno, f'checkpoint: could not write {path!r} ({reason}); {kept}: '
                               'free space (or fix the folder), then run again with --resume.')
-
-
-def fsync_dir(folder: str):
-    """Make a rename or deletion in ``folder`` durable (no-op where folders cannot be
-    opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder or '.', os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def durable_write(path: str, data: bytes):
-    """Replace ``path`` by ``data`` all at once: write ``path.tmp``, ``fsync``, rename,
-    ``fsync`` the folder. A failure (full disk, kill) leaves ``path`` as it was."""
-    folder = osp.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = f'{path}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    fsync_dir(folder)
 
 
 @register_backend(BACKEND)
@@ -151,8 +124,7 @@ class DurableCheckpointHook(CheckpointHook):
                 f'multiple of {accumulate}.')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
-        from .hooks import RNGStateHook
-        RNGStateHook.gather(runner)  # every rank's random states (only rank 0 saves)
+        runner.call_hook(GATHER_EVENT)  # every rank is here; only rank 0 saves
         if not getattr(self, '_durable', False):
             return super()._save_checkpoint_with_step(runner, step, meta)
         stale = []

@@ -2,7 +2,7 @@
 
 Nothing of the official code is part of amd_mm: its ``dataset`` package (8d2ec6f) is
 imported at run time from an export of its repository (``root``, the benchmark's
-``--official DIR``, see :mod:`amd_mm.analysis.official_amd`), and its dataset classes
+``--official DIR``, see :mod:`amd_mm.measure.official_amd`), and its dataset classes
 are built as its scripts build them (``dataset/build.py``):
 
 * pre-training: ``VideoMAE`` (Kinetics, decord) or ``VideoMAE_SSV2`` (JPEG frames) with
@@ -220,10 +220,3 @@ class OfficialPipeline:
                 pass
         raise RuntimeError(f'the official {self.setting.dataset} failed: '
                            f'{printed.getvalue().strip().splitlines()[:1]}')
-
-
-def official_pipeline(root: str, cfg, split: str, data: Dict[str, str]) -> OfficialPipeline:
-    """:class:`OfficialPipeline` for ``cfg``'s ``split`` pipeline on ``data``
-    (:func:`amd_mm.tools_lib.demo_data.make_benchmark_videos` paths)."""
-    return OfficialPipeline(import_official_data(root), OfficialSetting.from_config(cfg, split),
-                            data)

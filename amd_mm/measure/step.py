@@ -29,7 +29,7 @@ def load_step_config(path: str, cfg_options: Optional[dict] = None,
                      teacher_checkpoint: Optional[str] = None):
     """The config with every teacher checkpoint None (random teachers) unless
     ``cfg_options`` or ``teacher_checkpoint`` name one."""
-    from ..tools_lib.cli import load_config
+    from ..utils.config import load_config
     cfg = load_config(path)
     model = cfg.model
     if model.get('teacher'):
@@ -149,8 +149,11 @@ def build_model_and_optim_wrapper(cfg, device: torch.device, notes: List[str]):
 
 
 def teachers_of(model) -> list:
-    """The frozen teachers of an amd_mm algorithm (held outside its module tree)."""
-    return list(getattr(model, 'teachers', None) or [])
+    """The frozen teachers of an amd_mm algorithm (held outside its module tree); none
+    for other models."""
+    from ..models.algorithms.contract import as_distill_model
+    distill = as_distill_model(model)
+    return [view.module for view in distill.teacher_views()] if distill else []
 
 
 # -- the step without the runner's logging (runs on fake tensors too) -----------------

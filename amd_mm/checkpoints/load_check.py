@@ -32,8 +32,10 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+
+from ..utils.runtime import unwrap
+from .loading import last_loaded
 
 OPT_OUT = 'allow_partial_load'
 POOLING_NORMS = ('fc_norm', 'ln2')  # mean-pooling norms a fine-tuning backbone adds
@@ -165,13 +167,9 @@ class CheckedLoadHook(Hook):
             audit.disarm()
         self._audits = []
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
-
     def before_run(self, runner) -> None:
         allow = bool(runner.cfg.get(OPT_OUT, False))
-        for name, module in self._model(runner).named_modules():
+        for name, module in unwrap(runner.model).named_modules():
             cfg = _pretrained(getattr(module, 'init_cfg', None))
             if cfg is None or getattr(module, 'is_init', False):
                 continue
@@ -181,12 +179,11 @@ class CheckedLoadHook(Hook):
             self._audits.append(LoadAudit(module, what, allow_partial=allow).arm())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        from ..utils.checkpoint import last_loaded
         self._disarm()  # Pretrained inits are over (the runner initialised the weights)
         resume = bool(runner.cfg.get('resume', False))
         path = runner.cfg.get('load_from') or last_loaded()
         what = f"{'--resume' if resume else 'load_from'} {path!r}"
-        self._audits.append(LoadAudit(self._model(runner), what, resume=resume,
+        self._audits.append(LoadAudit(unwrap(runner.model), what, resume=resume,
                                       allow_partial=bool(runner.cfg.get(OPT_OUT, False))).arm())
 
     def before_train(self, runner) -> None:

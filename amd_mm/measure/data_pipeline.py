@@ -137,7 +137,7 @@ def ratios(slow: Dict[str, List[float]], fast: Dict[str, List[float]]) -> Dict:
 
 class Videos(torch.utils.data.Dataset):
     """``fn(i)`` for ``i < length`` as a torch dataset (e.g. an official loader's
-    :meth:`~amd_mm.analysis.official_data.OfficialPipeline.video`)."""
+    :meth:`~amd_mm.measure.official_data.OfficialPipeline.video`)."""
 
     def __init__(self, fn: VideoFn, length: int):
         self.fn, self.length = fn, length

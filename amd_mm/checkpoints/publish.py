@@ -7,7 +7,6 @@ what a fine-tuning process needs: the model's tensors (on CPU, contiguous) under
 ``state_dict`` and the plain-typed part of ``meta``, and names the file after the first 8
 hex digits of its sha256 (``OUT-<sha8>.pth``), as OpenMMLab's ``publish_model.py`` tools do.
 """
-import hashlib
 import numbers
 import os
 import os.path as osp
@@ -15,7 +14,8 @@ from typing import Optional
 
 import torch
 
-from ..utils.checkpoint import extract_state_dict, load_checkpoint_file, resolve_checkpoint
+from .files import resolve_checkpoint, sha256_file
+from .loading import extract_state_dict, load_checkpoint_file
 
 _DROP = object()
 
@@ -56,20 +56,12 @@ def publishable(raw, source: str, backbone_only: bool = False) -> dict:
     return {'state_dict': state, 'meta': meta}
 
 
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def publish(src: str, out: str, backbone_only: bool = False, trusted: bool = False) -> str:
     """Write the published form of checkpoint ``src`` (a file or a work_dir) as
     ``<out stem>-<sha256[:8]>.pth`` and return that path.
 
     ``src`` is read by the project's one loader
-    (:func:`~amd_mm.utils.checkpoint.load_checkpoint_file`): weights-only with the
+    (:func:`~amd_mm.checkpoints.load_checkpoint_file`): weights-only with the
     globals MMEngine checkpoints hold; a file that needs more to unpickle (it could run
     code) is refused unless ``trusted`` (``--trust-checkpoints``). A truncated or corrupt
     file is one sentence naming it. The result is checked to load with torch's plain
@@ -85,7 +77,7 @@ def publish(src: str, out: str, backbone_only: bool = False, trusted: bool = Fal
     torch.save(published, tmp)
     try:
         torch.load(tmp, map_location='cpu', weights_only=True)  # what a plain toolbox does
-        final = f'{stem}-{sha256(tmp)[:8]}.pth'
+        final = f'{stem}-{sha256_file(tmp)[:8]}.pth'
         os.replace(tmp, final)
     finally:
         if osp.exists(tmp):

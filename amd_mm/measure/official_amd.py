@@ -149,18 +149,23 @@ class OfficialSettings:
 
     @classmethod
     def from_config(cls, cfg, model=None) -> 'OfficialSettings':
-        """Settings of a built amd_mm video model ``model`` (built from ``cfg`` if None)."""
+        """Settings of a built amd_mm video model ``model`` (built from ``cfg`` if None),
+        read through the model-engine contract."""
+        from ..models.algorithms.contract import as_distill_model
         from .step import build_model, input_geometry
         geometry = input_geometry(cfg)
         if not geometry.is_video:
             raise ValueError('the official AMD code is video only: give a video config')
-        model = model or build_model(cfg, torch.device('cpu'), init_weights=False)
+        model = as_distill_model(model or build_model(cfg, torch.device('cpu'), init_weights=False))
+        if model is None or not model.teacher_views():
+            raise ValueError('the official AMD step needs an amd_mm model with a teacher '
+                             '(model.teacher)')
         masks = model.mask_generator
         if masks.mode != 'tube':
             raise ValueError(f"the official AMD code masks with t_consist (model.mask_generator."
                              f"mode='tube'), the config has mode={masks.mode!r}")
-        branch = model.branches[0]
-        student, teacher = model.backbone, branch.teacher
+        first = model.teacher_views()[0]
+        student, teacher = model.backbone, first.module
         if student.enc_width not in STUDENTS or teacher.enc_width not in TEACHERS:
             raise ValueError(f'no official model of student width {student.enc_width} / '
                              f'teacher width {teacher.enc_width}')
@@ -172,13 +177,10 @@ class OfficialSettings:
         opt = optim.optimizer
         clip = (optim.get('clip_grad') or {}).get('max_norm')
         return cls(student_width=student.enc_width, teacher_width=teacher.enc_width,
-                   student_layers=list(branch.student_layers),
-                   teacher_layers=list(branch.teacher_layers),
-                   decoder_depth=len(model.decoder.blocks),
-                   generator_depth=len(branch.generators[0].blocks),
-                   student_ratio=masks.student_ratio,
-                   teacher_ratio=masks.teacher_ratio if branch.teacher_ratio is None
-                   else branch.teacher_ratio,
+                   student_layers=list(first.student_layers),
+                   teacher_layers=list(first.teacher_layers),
+                   decoder_depth=model.decoder_depth, generator_depth=first.generator_depth,
+                   student_ratio=masks.student_ratio, teacher_ratio=first.ratio,
                    img_size=geometry.height, num_frames=geometry.frames,
                    tubelet=student.enc_tubelet_size, patch=student.enc_patch_size,
                    videos=int(cfg.train_dataloader.batch_size), views=geometry.views,
@@ -273,7 +275,7 @@ def official_train_step(student, teacher, optimizer, videos, masks, s: OfficialS
 
 class OfficialPlanner:
     """Estimates of the official step's per-GPU peak memory (same method as
-    :class:`~amd_mm.analysis.memory_plan.StepPlanner`: fake tensors + ``MemTracker``)."""
+    :class:`~amd_mm.measure.memory_plan.StepPlanner`: fake tensors + ``MemTracker``)."""
 
     def __init__(self, root: str, settings: OfficialSettings,
                  autocast_dtype: Optional[torch.dtype] = torch.float16, gpus: int = 1,
@@ -372,7 +374,7 @@ def time_official_steps(root: str, settings: OfficialSettings, device: torch.dev
 def measure_official_memory(root: str, settings: OfficialSettings, device: torch.device,
                             autocast_dtype: Optional[torch.dtype] = torch.float16,
                             foreach: Optional[bool] = True, cuda_rules: bool = True) -> dict:
-    """The measured peak of the official step (as :func:`~amd_mm.analysis.memory_plan.
+    """The measured peak of the official step (as :func:`~amd_mm.measure.memory_plan.
     measure_step_memory` measures amd_mm's): bytes held before a step (weights,
     optimizer state, the previous step's gradients, the batch) plus the allocator's peak
     during it. Random weights. ``foreach=True``: AdamW as torch runs it on CUDA (also on

@@ -269,6 +269,7 @@ class StepPlanner:
     def __init__(self, cfg, autocast_dtype: Optional[torch.dtype] = None, gpus: int = 1):
         from mmengine.optim import build_optim_wrapper
 
+        from ..models.algorithms.contract import as_distill_model
         from .step import (build_model, clip_grad_of, input_geometry, optim_wrapper_cfg,
                            sample_inputs, teachers_of)
         self.cfg = cfg
@@ -282,8 +283,9 @@ class StepPlanner:
         self.teachers = teachers_of(self.model)
         for module in [self.model] + self.teachers:
             to_fake(module, self.mode)
-        if hasattr(self.model, 'mask_generator'):
-            sample_masks_for_real(self.model.mask_generator)
+        distill = as_distill_model(self.model)
+        if distill is not None:
+            sample_masks_for_real(distill.mask_generator)
         with fake_step_context(self.mode, None):  # (the precision is the planner's own)
             self.optimizer = build_optim_wrapper(
                 self.model, optim_wrapper_cfg(cfg, cpu, [])).optimizer
@@ -354,7 +356,7 @@ def measure_step_memory(cfg, batch_size: int, device: torch.device,
     """The measured peak of the same step as :class:`StepPlanner` estimates, run for real
     on ``device`` (after one warm-up step): bytes alive before the step (parameters,
     buffers, teachers, optimizer state, the batch) plus the allocator's peak during it
-    (:func:`~amd_mm.analysis.counters.allocator_peak_bytes`). On the CPU, ``cuda_rules``
+    (:func:`~amd_mm.measure.counters.allocator_peak_bytes`). On the CPU, ``cuda_rules``
     applies the same CUDA autocast rules as the estimate."""
     from mmengine.optim import build_optim_wrapper
 

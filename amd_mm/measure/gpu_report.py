@@ -1,6 +1,6 @@
 """Merge the outputs of ``tools/gpu_check.sh`` into one JSON record and README rows.
 
-    python -m amd_mm.analysis.gpu_report PARTS_DIR [--out FILE]
+    python -m amd_mm.measure.gpu_report PARTS_DIR [--out FILE]
 
 ``PARTS_DIR`` holds what the check's pieces wrote: ``bench_<setting>_<dtype>.json``
 (``tools/benchmark.py``, with the official step under ``official`` when it was timed

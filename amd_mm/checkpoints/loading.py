@@ -1,19 +1,16 @@
-"""Reading checkpoints: finding the file, loading it safely, taking the weights out.
+"""Reading checkpoints: loading a file safely, trusting it on purpose, taking the weights out.
 
-* :func:`resolve_checkpoint` turns a file or an MMEngine work_dir into one file
-  (a work_dir's ``last_checkpoint`` pointer is read relative to the work_dir, so a
-  copied or moved work_dir loads its own file);
 * :func:`load_checkpoint_file`, the one loader of every tool and of MMEngine's local
   loads, loads it with ``weights_only=True`` and an allow-list of exactly the globals
   MMEngine checkpoints hold; anything else is refused with one sentence naming the file
   and how to trust it (``trust_checkpoints=True`` in the config, ``--trust-checkpoints``
   for tools/convert_checkpoint.py and tools/publish_checkpoint.py); a missing, empty,
   truncated or corrupt file is one sentence naming the file;
-* :func:`extract_state_dict` takes the tensors out of the layouts met in practice.
+* :func:`extract_state_dict` takes the tensors out of the layouts met in practice;
+* trust is a setting of this process, scoped to a run: :func:`trusting_checkpoints`
+  (``with trusting_checkpoints(trusted_by(cfg)):`` in the tools that run a config).
 """
 import contextlib
-import glob
-import hashlib
 import logging
 import os.path as osp
 import pickle
@@ -22,7 +19,7 @@ from typing import Mapping, Optional
 
 import torch
 
-POINTER = 'last_checkpoint'
+from .files import resolve_checkpoint
 
 
 def extract_state_dict(raw, path: str, key: str = 'checkpoint') -> dict:
@@ -47,57 +44,6 @@ def extract_state_dict(raw, path: str, key: str = 'checkpoint') -> dict:
     return tensors
 
 
-# -- work_dirs and their last_checkpoint pointer ------------------------------------------
-def read_pointer(work_dir: str, key: str = 'checkpoint') -> Optional[str]:
-    """The checkpoint file that ``work_dir/last_checkpoint`` names, or None without a pointer.
-
-    MMEngine writes the path as the run saw it (often absolute). The file of that name
-    *beside the pointer* is preferred, so a copied work_dir loads its own checkpoint
-    (not the original's) and a moved one still loads; the written path is used only
-    when no such file is there (checkpoints saved to another ``out_dir``).
-    """
-    pointer = osp.join(work_dir, POINTER)
-    if not osp.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        target = f.read().strip()
-    if not target:
-        found = sorted(osp.basename(p) for p in glob.glob(osp.join(work_dir, '*.pth')))
-        raise ValueError(f'{key}: {pointer!r} is empty (a run killed while writing it?); give a '
-                         f'checkpoint file instead, e.g. one of {found[-3:] or "(none here)"}.')
-    beside = osp.join(work_dir, osp.basename(target))
-    if osp.isfile(beside):
-        return beside
-    if osp.isfile(target):
-        return target
-    raise FileNotFoundError(f'{key}: {pointer!r} names {target!r}, which does not exist, and '
-                            f'{osp.basename(target)!r} is not beside the pointer either.')
-
-
-def resolve_checkpoint(path: str, key: str = 'checkpoint') -> str:
-    """A checkpoint file from ``path``: a file, or an MMEngine work_dir whose
-    ``last_checkpoint`` names the newest checkpoint (see :func:`read_pointer`)."""
-    if osp.isdir(path):
-        target = read_pointer(path, key)
-        if target is None:
-            raise FileNotFoundError(
-                f'{key}: {path!r} is a folder without a last_checkpoint file; train it first '
-                'or give a checkpoint file.')
-        path = target
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{key}: file {path!r} does not exist.')
-    return path
-
-
-def sha256_file(path: str, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # -- safe loading --------------------------------------------------------------------------
 _TRUST = {'all': False}
 _LAST = {'path': None}
@@ -105,28 +51,35 @@ _LAST = {'path': None}
 
 def last_loaded() -> Optional[str]:
     """The file :func:`load_checkpoint_file` read last in this process (None: none yet);
-    :class:`~amd_mm.engine.CheckedLoadHook` names it when the runner loads one it found
+    :class:`~amd_mm.checkpoints.CheckedLoadHook` names it when the runner loads one it found
     itself (MMEngine's automatic resume)."""
     return _LAST['path']
 
 
 def trust_checkpoints(value: bool = True) -> bool:
     """Allow (True) or forbid (False, the default) full unpickling of checkpoints that
-    weights-only loading refuses, for this process. Returns the previous setting.
-    ``tools/train.py`` and ``tools/test.py`` set it from the config key
-    ``trust_checkpoints``."""
+    weights-only loading refuses, for this process. Returns the previous setting. Prefer
+    the scoped form, :func:`trusting_checkpoints`."""
     previous, _TRUST['all'] = _TRUST['all'], bool(value)
     return previous
 
 
 @contextlib.contextmanager
 def trusting_checkpoints(value: bool = True):
-    """Context manager form of :func:`trust_checkpoints`."""
+    """Trust (or not) checkpoints for the ``with`` block, then restore the setting:
+    ``tools/train.py`` and ``tools/test.py`` run a config inside
+    ``trusting_checkpoints(trusted_by(cfg))``."""
     previous = trust_checkpoints(value)
     try:
         yield
     finally:
         trust_checkpoints(previous)
+
+
+def trusted_by(cfg) -> bool:
+    """The config key ``trust_checkpoints`` (default False): whether a run of ``cfg`` may
+    fully unpickle checkpoints the weights-only loader refuses."""
+    return bool(cfg.get('trust_checkpoints', False))
 
 
 def _history_buffer_getattr(obj, name):
