@@ -144,7 +144,7 @@ def test_run_config_keeps_the_file_and_sets_only_the_runtime(tmp_path):
     assert cfg.randomness == dict(seed=2, diff_rank_seed=False) and cfg.work_dir == str(tmp_path / 'w')
     assert cfg.model.teacher.checkpoint == str(tmp_path / 'runs' / 'video_teacher' / 'pretrain')
     assert cfg.train_dataloader.dataset.ann_file == str(tmp_path / 'data' / 'photomotion' / 'train_list.txt')
-    assert cfg.train_cfg.max_epochs == 2 and plain.train_cfg.max_epochs == 12
+    assert cfg.train_cfg.max_epochs == 2 and plain.train_cfg.max_epochs == 24  # the file's own value
     assert cfg.model.mask_generator == plain.model.mask_generator
     assert cfg.optim_wrapper == plain.optim_wrapper and cfg.param_scheduler == plain.param_scheduler
 
