@@ -53,10 +53,10 @@ def encoder_features(model, loader, encoder=None, bins: Sequence[int] = MEAN_POO
             eval mode is restored.
         bins: the pooling grid of :func:`pool_tokens`.
         control: ``'shuffle'`` / ``'single'``: the clips without their frames' order
-            (:func:`~amd_mm.models.data_preprocessors.remove_temporal_order`, drawn
+            (:func:`~amd_mm.utils.clips.remove_temporal_order`, drawn
             from a generator seeded 0), for control probes.
     """
-    from ..models.data_preprocessors import remove_temporal_order
+    from ..utils.clips import remove_temporal_order
     encoder = encoder if encoder is not None else model.backbone
     was_training = encoder.training
     encoder.eval()

@@ -5,5 +5,6 @@ package (only :mod:`amd_mm.compat`, and MMEngine / torch).
   errors the tools print as one sentence;
 * :mod:`.config` -- reading a config as the tools do (``--cfg-options`` checked, the
   work_dir settled);
-* :mod:`.runtime` -- MMEngine runtime helpers (the model inside a wrapper).
+* :mod:`.runtime` -- MMEngine runtime helpers (the model inside a wrapper);
+* :mod:`.clips` -- clip tensors without their frames' order (temporal controls).
 """
