@@ -2,7 +2,6 @@
 import copy
 from typing import Optional
 
-import torch
 from mmaction.models.data_preprocessors import ActionDataPreprocessor
 from mmaction.registry import MODELS
 
